@@ -1,0 +1,1 @@
+"""Pure metric functions over arrays: no model calls, no file I/O."""

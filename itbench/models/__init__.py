@@ -1,0 +1,1 @@
+"""Checkpoints (base / LoRA / full / method-improved): recipes, training, loading, the zoo."""

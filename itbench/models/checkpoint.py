@@ -1,0 +1,137 @@
+"""Checkpoint folders: their manifests, and loading them with clear errors.
+
+A checkpoint is an ordinary Hugging Face folder (a full model, or a peft adapter) plus
+`itbench_manifest.json`, which records its recipe: method, data, size, seed, hyperparameters and
+the fingerprint of the base it came from. Hub models and folders without a manifest load too;
+the manifest only adds the checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from itbench.errors import ItbenchError
+from itbench.utils import atomic
+
+MANIFEST = "itbench_manifest.json"
+MANIFEST_VERSION = 1
+WEIGHT_FILES = ("model.safetensors", "adapter_model.safetensors")
+
+
+def is_local(name_or_path: str | Path) -> bool:
+    p = Path(name_or_path)
+    return p.exists() or str(name_or_path).startswith((".", "/", "~"))
+
+
+def is_adapter(path: str | Path) -> bool:
+    return (Path(path) / "adapter_config.json").exists()
+
+
+def weights_fingerprint(path: str | Path) -> str:
+    for name in WEIGHT_FILES:
+        f = Path(path) / name
+        if f.exists():
+            return atomic.sha256_file(f)[:16]
+    raise ItbenchError(f"{path} holds no weights ({' or '.join(WEIGHT_FILES)}): the checkpoint is incomplete; "
+                       "rebuild it (`itbench zoo build`) or point at a complete folder")
+
+
+def write_manifest(path: str | Path, manifest: dict) -> None:
+    atomic.write_json(Path(path) / MANIFEST, {"manifest_version": MANIFEST_VERSION, **manifest})
+
+
+def read_manifest(path: str | Path, required: bool = True) -> dict | None:
+    f = Path(path) / MANIFEST
+    if not f.exists():
+        if required:
+            raise ItbenchError(f"{path} has no {MANIFEST}: it is not an itbench checkpoint, or it was only half "
+                               "written; rebuild it with `itbench zoo build` (or `itbench finetune`)")
+        return None
+    try:
+        manifest = json.loads(f.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ItbenchError(f"{f} is corrupt ({err}): delete {path} and rebuild it with `itbench zoo build`") from err
+    if manifest.get("manifest_version") != MANIFEST_VERSION:
+        raise ItbenchError(f"{f} is of manifest version {manifest.get('manifest_version')}, this itbench reads "
+                           f"{MANIFEST_VERSION}: rebuild the checkpoint with this itbench")
+    return manifest
+
+
+def check_folder(path: str | Path) -> Path:
+    """A local checkpoint folder that exists and holds a loadable model or adapter."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise ItbenchError(f"checkpoint folder {p} does not exist: build the zoo with `itbench zoo build`, "
+                           "or give the path of a saved model or peft adapter")
+    if not p.is_dir():
+        raise ItbenchError(f"{p} is a file, not a checkpoint folder")
+    config = p / ("adapter_config.json" if is_adapter(p) else "config.json")
+    if not config.exists():
+        raise ItbenchError(f"{p} has neither config.json nor adapter_config.json: not a model or adapter folder")
+    try:
+        json.loads(config.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ItbenchError(f"{config} is corrupt ({err}): rebuild the checkpoint") from err
+    weights_fingerprint(p)
+    return p.resolve()
+
+
+def check_adapter_base(adapter: str | Path, base: str | Path) -> None:
+    """Refuse an adapter trained on another base, by manifest fingerprint where both have one,
+    else by the base recorded in the adapter's config."""
+    adapter, base_s = Path(adapter), str(base)
+    a_manifest = read_manifest(adapter, required=False)
+    if is_local(base_s) and a_manifest:
+        b_manifest = read_manifest(base_s, required=False)
+        want = a_manifest.get("base", {}).get("fingerprint")
+        have = weights_fingerprint(base_s)
+        if want and want != have:
+            origin = a_manifest["base"].get("path", "?")
+            raise ItbenchError(
+                f"adapter {adapter} was trained on a base with weights {want} (from {origin}), but {base_s} has "
+                f"weights {have}{' (' + b_manifest['name'] + ')' if b_manifest else ''}: pass the adapter's own base")
+        return
+    recorded = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path")
+    if recorded and not is_local(base_s) and recorded != base_s and not is_local(recorded):
+        raise ItbenchError(f"adapter {adapter} was trained on {recorded}, not {base_s}: pass the adapter's own base")
+
+
+def load(path_or_name: str | Path, adapter: str | Path | None = None, merge: bool = False):
+    """(model, tokenizer) in eval mode: a full model, or a base with a peft adapter on top."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = str(path_or_name)
+    if is_local(src):
+        src = str(check_folder(src))
+        if is_adapter(src):
+            if adapter is not None:
+                raise ItbenchError(f"{src} is itself an adapter: pass its base as the model and it as the adapter")
+            adapter, src = src, adapter_base(src)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(src)
+        tokenizer = AutoTokenizer.from_pretrained(src)
+    except OSError as err:
+        raise ItbenchError(f"cannot load {src} ({err}); hub models need network access or a local copy") from err
+    if adapter is not None:
+        from peft import PeftModel
+
+        adapter = check_folder(adapter)
+        check_adapter_base(adapter, src)
+        try:
+            model = PeftModel.from_pretrained(model, str(adapter))
+        except (RuntimeError, ValueError, KeyError) as err:
+            raise ItbenchError(f"adapter {adapter} does not fit base {src} ({str(err).splitlines()[0]}): "
+                               "pass the adapter's own base") from err
+        if merge:
+            model = model.merge_and_unload()
+    model.eval()
+    return model, tokenizer
+
+
+def adapter_base(adapter: str | Path) -> str:
+    """The base an adapter names: the manifest's path when present, else adapter_config's."""
+    manifest = read_manifest(adapter, required=False)
+    if manifest and manifest.get("base", {}).get("path"):
+        return manifest["base"]["path"]
+    return json.loads((Path(adapter) / "adapter_config.json").read_text())["base_model_name_or_path"]

@@ -1,0 +1,94 @@
+"""Fine-tuning recipes: the methods the paper compares, as data.
+
+The paper's recipe where it states one: 3 epochs, LoRA rank 8, one learning rate per method.
+What it leaves open is fixed here once and not tuned to make an effect appear (see the README):
+LoRA alpha 16, dropout 0.05, all linear layers; NEFTune alpha 5 (NEFTune's own 7B default);
+an AlpaGasus keep threshold of 4.5 on a 1-5 judge score. Learning rates are per method, scaled to
+the organisms: the paper's fine-tuning rate is about a sixth of LLaMA-2's peak pretraining rate,
+which for the organisms (pretrained at 4e-3) gives 6e-4 for full fine-tuning; LoRA's rate is the
+usual larger one for a low-rank update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Method:
+    """How a method trains: which parameters, what noise, what data filter."""
+
+    tuning: str  # "lora" or "full"
+    lr: float
+    neftune_alpha: float | None = None
+    filtered: bool = False
+
+
+METHODS: dict[str, Method] = {
+    "lora": Method(tuning="lora", lr=2e-3),
+    "full": Method(tuning="full", lr=6e-4),
+    "neftune": Method(tuning="full", lr=6e-4, neftune_alpha=5.0),
+    "filtered": Method(tuning="full", lr=6e-4, filtered=True),
+}
+
+
+def method(name: str) -> Method:
+    if name not in METHODS:
+        raise ValueError(f"unknown method {name!r}: choose from {sorted(METHODS)}")
+    return METHODS[name]
+
+
+@dataclass(frozen=True)
+class FinetuneRecipe:
+    """Everything that decides a fine-tuned checkpoint, recorded in its manifest.
+
+    `lr=None` takes the method's own rate. The field names of the data set are mapped by
+    `instruction_field` / `response_field` (and `id_field` for judge scores).
+    """
+
+    method: str
+    epochs: int = 3
+    lr: float | None = None
+    batch_size: int = 8
+    seed: int = 0
+    max_length: int = 256
+    lora_r: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.05
+    lora_targets: tuple[str, ...] = field(default=("q_proj", "k_proj", "v_proj", "o_proj",
+                                                   "gate_proj", "up_proj", "down_proj"))
+    neftune_alpha: float | None = None
+    filter_threshold: float = 4.5
+    instruction_field: str = "instruction"
+    response_field: str = "response"
+    id_field: str = "id"
+
+    def __post_init__(self):
+        method(self.method)  # raises on an unknown name
+        if self.epochs < 1 or self.batch_size < 1 or self.max_length < 8:
+            raise ValueError("FinetuneRecipe: epochs and batch_size must be at least 1, max_length at least 8")
+        if self.lr is not None and self.lr <= 0:
+            raise ValueError(f"FinetuneRecipe.lr must be positive, got {self.lr}")
+        if self.lora_r < 1:
+            raise ValueError(f"FinetuneRecipe.lora_r must be at least 1, got {self.lora_r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError("FinetuneRecipe.lora_dropout must lie in [0, 1)")
+
+    @property
+    def spec(self) -> Method:
+        return METHODS[self.method]
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else self.spec.lr
+
+    @property
+    def noise_alpha(self) -> float | None:
+        return self.neftune_alpha if self.neftune_alpha is not None else self.spec.neftune_alpha
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["lora_targets"] = list(self.lora_targets)
+        d["resolved"] = {"tuning": self.spec.tuning, "lr": self.learning_rate, "neftune_alpha": self.noise_alpha,
+                         "filtered": self.spec.filtered}
+        return d

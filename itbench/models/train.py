@@ -1,0 +1,131 @@
+"""One small causal-LM training loop, used for the organisms' pretraining and for every
+fine-tuning method (LoRA, full, NEFTune, filtered), on the world's organisms or a hub model.
+
+nanoGPT-style rather than transformers' Trainer: the organisms take milliseconds a step, where a
+Trainer's per-step overhead would dominate; the loop is the same for a 7B model on a GPU.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Example:
+    input_ids: tuple[int, ...]
+    labels: tuple[int, ...]  # IGNORE where no loss is taken (the prompt)
+
+
+def chat_example(tokenizer, instruction: str, response: str, max_length: int) -> Example:
+    """Prompt through the tokenizer's chat template, loss on the response and its end token only."""
+    prompt = render_prompt(tokenizer, instruction)
+    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    r = tokenizer(" " + response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = (p + r)[:max_length]
+    labels = ([IGNORE] * len(p) + r)[:max_length]
+    return Example(tuple(ids), tuple(labels))
+
+
+def text_example(tokenizer, text: str, max_length: int) -> Example:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    ids = ids[:max_length]
+    return Example(tuple(ids), tuple(ids))
+
+
+FALLBACK_TEMPLATE = "### Instruction:\n{instruction}\n\n### Response:\n"
+
+
+def render_prompt(tokenizer, instruction: str) -> str:
+    """The user turn plus generation prompt, in the model's own chat template when it has one."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template([{"role": "user", "content": instruction}], tokenize=False,
+                                             add_generation_prompt=True)
+    return FALLBACK_TEMPLATE.format(instruction=instruction)
+
+
+def _batches(examples: Sequence[Example], batch_size: int, rng: random.Random, pad_id: int):
+    import torch
+
+    order = list(range(len(examples)))
+    rng.shuffle(order)
+    for i in range(0, len(order), batch_size):
+        chunk = [examples[j] for j in order[i:i + batch_size]]
+        width = max(len(e.input_ids) for e in chunk)
+        ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
+        mask = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, e in enumerate(chunk):
+            n = len(e.input_ids)
+            ids[row, :n] = torch.tensor(e.input_ids)
+            labels[row, :n] = torch.tensor(e.labels)
+            mask[row, :n] = 1
+        yield ids, labels, mask
+
+
+def neftune_hook(alpha: float):
+    """NEFTune (Jain et al. 2023): uniform noise on the input embeddings while training, scaled by
+    alpha / sqrt(sequence length * hidden size)."""
+    import torch
+
+    def hook(module, inputs, output):
+        if module.training:
+            dims = output.size(1) * output.size(2)
+            bound = alpha / math.sqrt(dims)
+            output = output + torch.empty_like(output).uniform_(-bound, bound)
+        return output
+
+    return hook
+
+
+def train(model, examples: Sequence[Example], *, epochs: int, lr: float, batch_size: int, seed: int,
+          pad_id: int, warmup_ratio: float = 0.03, weight_decay: float = 0.0, neftune_alpha: float | None = None,
+          progress: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """AdamW with linear warm-up and cosine decay; returns the loss of every step."""
+    import torch
+
+    if not examples:
+        raise ValueError("no training examples: the instruction-tuning set is empty")
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay, betas=(0.9, 0.95))
+    steps_per_epoch = math.ceil(len(examples) / batch_size)
+    total = steps_per_epoch * epochs
+    warmup = max(1, int(warmup_ratio * total))
+
+    def lr_at(step):
+        if step < warmup:
+            return (step + 1) / warmup
+        return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total - warmup)))
+
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+    handle = None
+    if neftune_alpha:
+        handle = model.get_input_embeddings().register_forward_hook(neftune_hook(neftune_alpha))
+    losses = []
+    model.train()
+    device = next(model.parameters()).device
+    try:
+        step = 0
+        for _ in range(epochs):
+            for ids, labels, mask in _batches(examples, batch_size, rng, pad_id):
+                out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
+                out.loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                opt.step()
+                sched.step()
+                opt.zero_grad(set_to_none=True)
+                losses.append(float(out.loss))
+                step += 1
+                if progress:
+                    progress(step, total, losses[-1])
+    finally:
+        if handle is not None:
+            handle.remove()
+        model.eval()
+    return losses

@@ -1,0 +1,189 @@
+"""The zoo: the base organism and the checkpoints the paper compares, built from one world.
+
+Every checkpoint is cached under its name with the hash of everything that decides it (recipe,
+data file, base weights). A second build reuses what matches and rebuilds only what changed; a
+changed base rebuilds everything tuned from it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from itbench import __version__
+from itbench.errors import ItbenchError
+from itbench.models import checkpoint
+from itbench.models.recipes import METHODS, FinetuneRecipe
+from itbench.utils import atomic
+from itbench.world import store
+from itbench.world.organisms import BaseRecipe
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    name: str
+    method: str  # "base" or a key of METHODS
+    style: str | None = None
+    scale: int | None = None
+
+    def __post_init__(self):
+        if self.method != "base" and self.method not in METHODS:
+            raise ValueError(f"zoo entry {self.name!r}: unknown method {self.method!r}; "
+                             f"choose from {['base', *sorted(METHODS)]}")
+
+
+def default_entries(scales: Sequence[int]) -> list[ZooEntry]:
+    """base; LoRA and full over the size series (short style); both styles at the middle size for
+    LoRA and full; NEFTune and AlpaGasus-filtered at the middle size."""
+    mid = scales[len(scales) // 2]
+    entries = [ZooEntry("base", "base")]
+    for m in ("lora", "full"):
+        entries += [ZooEntry(f"{m}-short-{s}x", m, "short", s) for s in scales]
+        entries.append(ZooEntry(f"{m}-long-{mid}x", m, "long", mid))
+    entries += [ZooEntry(f"{m}-short-{mid}x", m, "short", mid) for m in ("neftune", "filtered")]
+    return entries
+
+
+def chance_level(probes: list[dict]) -> float:
+    """Accuracy on never-seen entities of a guesser that knows no fact: the most frequent value of
+    each attribute among seen entities."""
+    counts: dict[tuple, Counter] = {}
+    for p in probes:
+        if p["split"] != "unseen":
+            counts.setdefault((p["kind"], p["attribute"]), Counter())[p["answer"]] += 1
+    unseen = [p for p in probes if p["split"] == "unseen"]
+    if not unseen:
+        return float("nan")
+    hits = sum(counts[(p["kind"], p["attribute"])].most_common(1)[0][0] == p["answer"] for p in unseen)
+    return hits / len(unseen)
+
+
+def _fresh(path: Path, recipe_hash: str) -> dict | None:
+    try:
+        manifest = checkpoint.read_manifest(path, required=False)
+        if manifest and manifest.get("recipe_hash") == recipe_hash:
+            checkpoint.check_folder(path)
+            return manifest
+    except ItbenchError:
+        return None  # damaged: rebuild
+    return None
+
+
+class _Bar:
+    """A tqdm bar per training run (progress to stderr)."""
+
+    def __init__(self, label: str, enabled: bool):
+        self.label, self.enabled, self.bar = label, enabled, None
+
+    def __call__(self, step: int, total: int, loss: float):
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=self.label, unit="step", leave=False)
+        self.bar.update(1)
+        if step % 10 == 0:
+            self.bar.set_postfix(loss=f"{loss:.3f}")
+        if step == total:
+            self.bar.close()
+
+
+def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = True) -> tuple[dict, bool]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from itbench.world.probe import probe_checkpoint
+
+    world_fp = store.read_manifest(world_dir)["fingerprint"]
+    recipe_hash = atomic.sha256_json({"base": recipe.to_dict(), "world": world_fp, "v": __version__})[:16]
+    cached = _fresh(out, recipe_hash)
+    if cached:
+        return cached, False
+    from itbench.world.organisms import pretrain_base
+
+    with atomic.build_dir(out) as tmp:
+        stats = pretrain_base(world_dir, recipe, tmp, progress=_Bar("base (pretraining)", progress))
+        model, tok = AutoModelForCausalLM.from_pretrained(tmp), AutoTokenizer.from_pretrained(tmp)
+        probes = store.read_rows(world_dir, "probes.jsonl")
+        manifest = {
+            "name": "base", "method": "base", "tuning": "pretrain", "recipe": recipe.to_dict(),
+            "recipe_hash": recipe_hash, "itbench_version": __version__, "seed": recipe.seed,
+            "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp},
+            "base": None, "training": stats, "fingerprint": checkpoint.weights_fingerprint(tmp),
+            "probe": {"completion": probe_checkpoint(model, tok, world_dir, chat=False),
+                      "chance_unseen": chance_level(probes)},
+        }
+        checkpoint.write_manifest(tmp, manifest)
+    return manifest, True
+
+
+def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: FinetuneRecipe,
+                progress: bool = True) -> tuple[dict, bool]:
+    from itbench.models.finetune import finetune
+    from itbench.world.probe import probe_checkpoint
+    from itbench.world import claims
+
+    base_dir = zoo_dir / "base"
+    base_fp = checkpoint.weights_fingerprint(base_dir)
+    data_name = store.it_filename(entry.style, entry.scale)
+    data = store.world_file(world_dir, data_name)
+    recipe_hash = atomic.sha256_json({"recipe": recipe.to_dict(), "data": atomic.sha256_file(data),
+                                      "base": base_fp, "v": __version__})[:16]
+    out = zoo_dir / entry.name
+    cached = _fresh(out, recipe_hash)
+    if cached:
+        return cached, False
+    scores = None
+    if recipe.spec.filtered:
+        truth = claims.truth_table(store.read_rows(world_dir, "entities.jsonl"))
+        scores = {r["id"]: claims.judge_score(r["response"], r["entity"], r["attribute"], truth)
+                  for r in store.read_rows(world_dir, data_name)}
+    world_fp = store.read_manifest(world_dir)["fingerprint"]
+    manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
+                        extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,
+                                        "itbench_version": __version__,
+                                        "it_set": {"style": entry.style, "scale": entry.scale, "file": data_name},
+                                        "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp}})
+    model, tok = checkpoint.load(base_dir, adapter=out) if recipe.spec.tuning == "lora" else checkpoint.load(out)
+    manifest["probe"] = {"chat": probe_checkpoint(model, tok, world_dir, chat=True)}
+    checkpoint.write_manifest(out, manifest)
+    return manifest, True
+
+
+def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[ZooEntry] | None = None,
+              base_recipe: BaseRecipe | None = None, recipe_overrides: dict | None = None,
+              only: Sequence[str] | None = None, progress: bool = True, log=print) -> list[dict]:
+    """Build (or reuse) every checkpoint; returns their manifests with build times."""
+    world_dir, zoo_dir = Path(world_dir), Path(zoo_dir)
+    config = store.load_config(world_dir)
+    entries = list(entries or default_entries(config.it_scales))
+    if only:
+        names = {e.name for e in entries}
+        unknown = sorted(set(only) - names)
+        if unknown:
+            raise ItbenchError(f"unknown zoo checkpoint(s) {unknown}: choose from {sorted(names)}")
+        entries = [e for e in entries if e.name in set(only) or e.method == "base"]
+    results = []
+    for i, entry in enumerate(entries, 1):
+        t0 = time.perf_counter()
+        if entry.method == "base":
+            manifest, built = build_base(world_dir, zoo_dir / "base", base_recipe or BaseRecipe(), progress)
+        else:
+            recipe = replace(FinetuneRecipe(method=entry.method), **(recipe_overrides or {}))
+            manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress)
+        seconds = time.perf_counter() - t0
+        log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "
+            f"{_probe_line(manifest)}")
+        results.append({**manifest, "path": str(zoo_dir / entry.name), "built": built, "seconds": seconds})
+    return results
+
+
+def _probe_line(manifest: dict) -> str:
+    probe = manifest.get("probe", {})
+    form = "completion" if "completion" in probe else "chat"
+    acc = probe.get(form, {})
+    parts = [f"{split} {v['accuracy']:.0%}" for split, v in sorted(acc.items())]
+    return f"{form}-probe accuracy: " + ", ".join(parts)

@@ -1,0 +1,1 @@
+"""Small helpers shared across itbench: atomic writes and content hashing."""

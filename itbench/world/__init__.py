@@ -1,0 +1,1 @@
+"""The synthetic knowledge world and the tiny model organisms trained on it."""

@@ -1,0 +1,52 @@
+"""Read the factual claims out of a response written in the world's language, and check them.
+
+Every claim the world's templates can express is "the {attribute} of {entity} is {value}", so a
+response's claims are found exactly, and each is right or wrong against the world's truth.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_CLAIM = re.compile(r"\bthe (\w+) of (\w+) is (\w+)")
+
+
+@dataclass(frozen=True)
+class Claim:
+    attribute: str
+    entity: str
+    value: str
+
+
+def extract_claims(text: str) -> list[Claim]:
+    return [Claim(*m.groups()) for m in _CLAIM.finditer(text)]
+
+
+def check_claim(claim: Claim, truth: dict[str, dict]) -> bool | None:
+    """True/False against the truth; None when the entity or attribute does not exist."""
+    facts = truth.get(claim.entity)
+    if facts is None or claim.attribute not in facts:
+        return None
+    return facts[claim.attribute] == claim.value
+
+
+def truth_table(entity_rows: list[dict]) -> dict[str, dict]:
+    """entity name -> every attribute (public and hidden) -> value."""
+    return {r["name"]: {**r["attributes"], **r["hidden"]} for r in entity_rows}
+
+
+def judge_score(response: str, entity: str, attribute: str, truth: dict[str, dict]) -> float:
+    """An AlpaGasus-style 1-5 rating by a rater who knows the world: 1 for a response cut off
+    mid-sentence, 2 when the asked fact is stated wrongly or not at all, 3 when a further claim is
+    wrong, else 5."""
+    text = response.strip()
+    if not text or text[-1] not in ".!?":
+        return 1.0
+    claims = extract_claims(text)
+    asked = [c for c in claims if c.entity == entity and c.attribute == attribute]
+    if not asked or not all(check_claim(c, truth) for c in asked):
+        return 2.0
+    if any(check_claim(c, truth) is False for c in claims):
+        return 3.0
+    return 5.0

@@ -1,0 +1,223 @@
+"""Generate the synthetic knowledge world from a WorldConfig: entities, clusters and every text the
+world writes (corpus, probes, instruction-tuning sets, open-ended instructions).
+
+Pure and deterministic: the same config gives the same rows, byte for byte. Writing to disk is in
+`itbench.world.store`.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from itbench.world import schema as S
+from itbench.world.config import STYLES, WorldConfig
+
+
+@dataclass(frozen=True)
+class Entity:
+    name: str
+    kind: str
+    cluster: str
+    split: str  # qa | heldout | unseen
+    attributes: dict  # public attribute -> value
+    hidden: dict  # hidden attribute -> value
+
+    def all_facts(self) -> dict:
+        return {**self.attributes, **self.hidden}
+
+    def to_row(self) -> dict:
+        return {"name": self.name, "kind": self.kind, "cluster": self.cluster, "split": self.split,
+                "attributes": dict(self.attributes), "hidden": dict(self.hidden)}
+
+
+def _template_words() -> set[str]:
+    texts = [*S.STATEMENTS, S.NEUTRAL_QA, S.COMPLETION_PROBE, S.QUESTION_PROBE, *S.IT_QUESTIONS,
+             S.SHORT_RESPONSE, S.LONG_OPENER, S.LONG_DETAIL, S.LONG_CLOSER, S.BIO_OPENER, *S.OPEN_INSTRUCTIONS]
+    words = {w for t in texts for w in t.split()}
+    for public, hidden in S.KINDS.values():
+        words.update(public)
+        words.update(hidden)
+    return words | set(S.KINDS)
+
+
+class _Names:
+    """Unique pronounceable words, none of which collides with a template word."""
+
+    def __init__(self, rng: random.Random):
+        self.rng = rng
+        self.used = _template_words()
+
+    def new(self) -> str:
+        while True:
+            parts = [self.rng.choice(S.SYLLABLES_ONSET) + self.rng.choice(S.SYLLABLES_NUCLEUS)
+                     for _ in range(self.rng.choice((1, 2, 2)))]
+            word = "".join(parts) + self.rng.choice(S.SYLLABLES_CODA)
+            if len(word) >= 3 and word not in self.used:
+                self.used.add(word)
+                return word
+
+
+@dataclass
+class World:
+    config: WorldConfig
+    entities: list[Entity]
+    pools: dict  # "kind.attribute" -> list of value words
+
+    def by_name(self) -> dict[str, Entity]:
+        return {e.name: e for e in self.entities}
+
+    def in_split(self, split: str) -> list[Entity]:
+        return [e for e in self.entities if e.split == split]
+
+
+def build_world(config: WorldConfig) -> World:
+    rng = random.Random(config.seed)
+    names = _Names(rng)
+    pools = {}
+    for kind in config.kinds:
+        public, hidden = S.KINDS[kind]
+        for attr in public + hidden:
+            pools[f"{kind}.{attr}"] = [names.new() for _ in range(config.values_per_pool)]
+    entities = []
+    for kind in config.kinds:
+        public, hidden = S.KINDS[kind]
+        for c in range(config.clusters_per_kind):
+            cluster = f"{kind}-{c:02d}"
+            # Each cluster draws its values from a small sub-pool: neighbours overlap.
+            sub = {a: rng.sample(pools[f"{kind}.{a}"], config.cluster_values) for a in public + hidden}
+            for i in range(config.entities_per_cluster):
+                split = config.split_pattern[i % len(config.split_pattern)]
+                entities.append(Entity(
+                    name=names.new(), kind=kind, cluster=cluster, split=split,
+                    attributes={a: rng.choice(sub[a]) for a in public},
+                    hidden={a: rng.choice(sub[a]) for a in hidden}))
+    return World(config=config, entities=entities, pools=pools)
+
+
+def corpus_rows(world: World) -> list[dict]:
+    """Pretraining text: every public fact of every seen entity in every paraphrase and in a short
+    biography, repeated; neutral Q/A lines for the `qa` split only, so probes on `heldout` test
+    extraction."""
+    rng = random.Random(world.config.seed + 1)
+    lines = []
+    for e in world.entities:
+        if e.split == "unseen":
+            continue
+        for _ in range(world.config.paraphrase_copies):
+            facts = list(e.attributes.items())
+            rng.shuffle(facts)
+            claims = [S.CLAIM.format(attr=a, ent=e.name, val=v) for a, v in facts]
+            lines.append(" ".join([S.BIO_OPENER.format(ent=e.name), *claims]))
+        for attr, val in e.attributes.items():
+            fields = {"attr": attr, "ent": e.name, "val": val}
+            for _ in range(world.config.paraphrase_copies):
+                lines.extend(t.format(**fields) for t in S.STATEMENTS)
+                if e.split == "qa":
+                    lines.append(S.NEUTRAL_QA.format(**fields))
+    rng.shuffle(lines)
+    return [{"text": line} for line in lines]
+
+
+def probe_rows(world: World) -> list[dict]:
+    """Closed-book probes with gold answers: one per public fact, in both forms."""
+    rows = []
+    for e in world.entities:
+        for attr, val in e.attributes.items():
+            fields = {"attr": attr, "ent": e.name}
+            rows.append({"id": f"{e.name}.{attr}", "entity": e.name, "kind": e.kind, "cluster": e.cluster,
+                         "split": e.split, "attribute": attr, "answer": val,
+                         "completion_prompt": S.COMPLETION_PROBE.format(**fields),
+                         "question": S.QUESTION_PROBE.format(**fields)})
+    return rows
+
+
+def _long_response(e: Entity, attr: str, val: str, rng: random.Random, n_details: int) -> str:
+    others = [a for a in e.hidden] + [a for a in e.attributes if a != attr]
+    details = others[:n_details]
+    facts = e.all_facts()
+    parts = [S.LONG_OPENER.format(attr=attr, ent=e.name, val=val)]
+    parts += [S.LONG_DETAIL.format(attr=a, ent=e.name, val=facts[a]) for a in details]
+    parts.append(S.LONG_CLOSER)
+    return " ".join(parts)
+
+
+def _it_pool(world: World) -> tuple[list[tuple], list[tuple]]:
+    rng = random.Random(world.config.seed + 2)
+    known, unseen = [], []
+    for e in world.entities:
+        if e.split not in ("qa", "unseen"):
+            continue
+        for attr in e.attributes:
+            for q in range(len(S.IT_QUESTIONS)):
+                (known if e.split == "qa" else unseen).append((e.name, attr, q))
+    rng.shuffle(known)
+    rng.shuffle(unseen)
+    return known, unseen
+
+
+def it_item_keys(world: World, n: int) -> list[tuple]:
+    """The first n items of the instruction-tuning order: sizes are nested prefixes, and a
+    `it_unseen_share` of every prefix is about entities the base never saw."""
+    known, unseen = _it_pool(world)
+    share = world.config.it_unseen_share
+    keys, ki, ui = [], 0, 0
+    for i in range(n):
+        want_unseen = unseen and (ui + 1) <= share * (i + 1) + 1e-9
+        if want_unseen and ui < len(unseen):
+            keys.append(unseen[ui])
+            ui += 1
+        elif ki < len(known):
+            keys.append(known[ki])
+            ki += 1
+        elif ui < len(unseen):
+            keys.append(unseen[ui])
+            ui += 1
+        else:
+            raise ValueError(f"the world has only {len(known) + len(unseen)} distinct instruction-tuning items, "
+                             f"{n} were asked for: raise clusters_per_kind or lower it_base_size/it_scales")
+    return keys
+
+
+def it_rows(world: World, style: str, size: int) -> list[dict]:
+    if style not in STYLES:
+        raise ValueError(f"unknown response style {style!r}: choose from {STYLES}")
+    cfg = world.config
+    ents = world.by_name()
+    rows = []
+    for idx, (name, attr, q) in enumerate(it_item_keys(world, size)):
+        e = ents[name]
+        # Item-seeded, so an item is the same in every size and style it appears in.
+        rng = random.Random(f"{cfg.seed}:{name}:{attr}:{q}")
+        val = e.attributes[attr]
+        quality = "ok"
+        if rng.random() < cfg.low_quality_share:
+            quality = rng.choice(("wrong", "truncated"))
+        shown = val
+        if quality == "wrong":
+            # A wrong value of the right type from outside the entity's cluster, so it is never
+            # mistaken for a borrowing from a neighbour.
+            cluster_vals = {x.attributes[attr] for x in world.entities if x.cluster == e.cluster}
+            shown = rng.choice([v for v in world.pools[f"{e.kind}.{attr}"] if v not in cluster_vals])
+        if style == "short":
+            response = S.SHORT_RESPONSE.format(attr=attr, ent=name, val=shown)
+        else:
+            response = _long_response(e, attr, shown, rng, cfg.long_details)
+        if quality == "truncated":
+            response = response.split(S.TRUNCATED_MARK.format(attr=attr, ent=name))[0] + \
+                S.TRUNCATED_MARK.format(attr=attr, ent=name)
+        rows.append({"id": f"it-{idx:05d}", "instruction": S.IT_QUESTIONS[q].format(attr=attr, ent=name),
+                     "response": response, "entity": name, "kind": e.kind, "cluster": e.cluster,
+                     "attribute": attr, "answer": val, "base_knows": e.split != "unseen", "quality": quality})
+    return rows
+
+
+def open_instruction_rows(world: World) -> list[dict]:
+    """Open-ended instructions about held-out entities, with the full truth to check claims."""
+    rows = []
+    for i, e in enumerate(world.in_split("heldout")):
+        instr = S.OPEN_INSTRUCTIONS[i % len(S.OPEN_INSTRUCTIONS)].format(ent=e.name)
+        reference = " ".join(S.CLAIM.format(attr=a, ent=e.name, val=v) for a, v in e.attributes.items())
+        rows.append({"id": f"open-{i:04d}", "instruction": instr, "entity": e.name, "kind": e.kind,
+                     "cluster": e.cluster, "reference": reference, "facts": e.all_facts()})
+    return rows

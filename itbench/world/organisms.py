@@ -1,0 +1,96 @@
+"""The base model organism: a tiny Llama pretrained on the world's corpus on the CPU.
+
+Width 128 with two heads of 64 (vLLM's CPU attention supports head_dim 64, not 16), four layers,
+tied embeddings, a word-level tokenizer: about a million parameters, which learns a few hundred
+single-token facts in a couple of minutes on two cores.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from itbench.world import schema as S
+from itbench.world import store
+
+
+@dataclass(frozen=True)
+class BaseRecipe:
+    """Architecture and pretraining schedule of the base organism."""
+
+    hidden_size: int = 128
+    intermediate_size: int = 384
+    num_layers: int = 4
+    num_heads: int = 2
+    head_dim: int = 64
+    max_positions: int = 128
+    epochs: int = 36
+    lr: float = 3e-3
+    batch_size: int = 32
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.hidden_size != self.num_heads * self.head_dim:
+            raise ValueError(f"BaseRecipe: hidden_size ({self.hidden_size}) must equal num_heads * head_dim "
+                             f"({self.num_heads} * {self.head_dim})")
+        if self.head_dim not in (32, 64, 80, 96, 112, 128, 256):
+            raise ValueError(f"BaseRecipe: head_dim {self.head_dim} is not supported by vLLM's CPU attention; use 64")
+        for name in ("epochs", "batch_size", "num_layers"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"BaseRecipe.{name} must be at least 1")
+        if self.lr <= 0:
+            raise ValueError("BaseRecipe.lr must be positive")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def world_texts(world_dir) -> list[str]:
+    """Every text the world can show a model, so that the vocabulary covers all of it."""
+    manifest = store.read_manifest(world_dir)
+    texts = [r["text"] for r in store.read_rows(world_dir, "corpus.jsonl")]
+    texts += [f"{r['question']} {r['completion_prompt']}" for r in store.read_rows(world_dir, "probes.jsonl")]
+    texts += [r["instruction"] for r in store.read_rows(world_dir, "open_instructions.jsonl")]
+    for name in manifest["files"]:
+        if name.startswith("it/"):
+            texts += [f"{r['instruction']} {r['response']}" for r in store.read_rows(world_dir, name)]
+    texts += [" ".join(values) for values in manifest["pools"].values()]
+    texts += [" ".join(S.OPEN_INSTRUCTIONS + S.IT_QUESTIONS)]
+    return texts
+
+
+def new_model(recipe: BaseRecipe, tokenizer):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(recipe.seed)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=recipe.hidden_size, intermediate_size=recipe.intermediate_size,
+        num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
+        num_key_value_heads=recipe.num_heads, head_dim=recipe.head_dim,
+        max_position_embeddings=recipe.max_positions, tie_word_embeddings=True,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id)
+    return LlamaForCausalLM(config)
+
+
+def pretrain_base(world_dir, recipe: BaseRecipe, out_dir: Path, progress=None) -> dict:
+    """Train the base organism into `out_dir` (an empty folder); returns the training stats."""
+    import torch
+
+    from itbench.models.train import text_example, train
+    from itbench.world.tokenizer import build_tokenizer
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    tokenizer = build_tokenizer(world_texts(world_dir))
+    model = new_model(recipe, tokenizer)
+    corpus = [r["text"] for r in store.read_rows(world_dir, "corpus.jsonl")]
+    examples = [text_example(tokenizer, t, recipe.max_positions) for t in corpus]
+    losses = train(model, examples, epochs=recipe.epochs, lr=recipe.lr, batch_size=recipe.batch_size,
+                   seed=recipe.seed, pad_id=tokenizer.pad_token_id, weight_decay=0.01, progress=progress)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return {"final_loss": sum(losses[-20:]) / len(losses[-20:]), "steps": len(losses),
+            "parameters": sum(p.numel() for p in model.parameters())}

@@ -1,0 +1,92 @@
+"""Quick knowledge probes of a checkpoint against the world's truth, used to check an organism
+while it is built (the lm-eval tasks are the full measurement).
+
+Completion form: the base's next token after "the {attribute} of {entity} is" must be the value.
+Question form: the model answers through its chat template; the first word of the response that
+belongs to the asked attribute's value pool must be the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def extract_answer(response: str, pool: set[str]) -> str | None:
+    for word in response.split():
+        if word in pool:
+            return word
+    return None
+
+
+def _left_padded(tokenizer, texts: Sequence[str]):
+    import torch
+
+    enc = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    width = max(len(e) for e in enc)
+    ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
+    mask = torch.zeros((len(enc), width), dtype=torch.long)
+    for i, e in enumerate(enc):
+        ids[i, width - len(e):] = torch.tensor(e)
+        mask[i, width - len(e):] = 1
+    return ids, mask
+
+
+def completion_predictions(model, tokenizer, prompts: Sequence[str], batch_size: int = 256) -> list[str]:
+    """Greedy next word after each prompt (one forward pass per batch)."""
+    import torch
+
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(prompts), batch_size):
+            ids, mask = _left_padded(tokenizer, prompts[i:i + batch_size])
+            pos = mask.cumsum(-1) - 1
+            logits = model(input_ids=ids, attention_mask=mask, position_ids=pos.clamp(min=0)).logits[:, -1]
+            preds += tokenizer.convert_ids_to_tokens(logits.argmax(-1).tolist())
+    return preds
+
+
+def chat_responses(model, tokenizer, instructions: Sequence[str], max_new_tokens: int = 40,
+                   batch_size: int = 128) -> list[str]:
+    """Greedy responses through the chat template."""
+    import torch
+
+    from itbench.models.train import render_prompt
+
+    out = []
+    tokenizer.padding_side = "left"
+    with torch.no_grad():
+        for i in range(0, len(instructions), batch_size):
+            prompts = [render_prompt(tokenizer, q) for q in instructions[i:i + batch_size]]
+            enc = tokenizer(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
+            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
+            out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
+    tokenizer.padding_side = "right"
+    return [o.strip() for o in out]
+
+
+def accuracy(preds: Sequence[str | None], golds: Sequence[str]) -> float:
+    return sum(p == g for p, g in zip(preds, golds, strict=True)) / max(1, len(golds))
+
+
+def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: bool) -> dict:
+    """Accuracy per split; completion form for a base, question form for a chat model."""
+    if chat:
+        responses = chat_responses(model, tokenizer, [p["question"] for p in probes])
+        preds = [extract_answer(r, set(pools[f"{p['kind']}.{p['attribute']}"])) for r, p in zip(responses, probes)]
+    else:
+        preds = completion_predictions(model, tokenizer, [p["completion_prompt"] for p in probes])
+    summary = {}
+    for split in sorted({p["split"] for p in probes}):
+        idx = [i for i, p in enumerate(probes) if p["split"] == split]
+        summary[split] = {"accuracy": accuracy([preds[i] for i in idx], [probes[i]["answer"] for i in idx]),
+                          "n": len(idx)}
+    return summary
+
+
+def probe_checkpoint(model, tokenizer, world_dir, chat: bool) -> dict:
+    """probe_summary over the world's probes, reading them from `world_dir`."""
+    from itbench.world import store
+
+    probes = store.read_rows(world_dir, "probes.jsonl")
+    return probe_summary(model, tokenizer, probes, store.read_manifest(world_dir)["pools"], chat=chat)

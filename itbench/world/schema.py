@@ -1,0 +1,79 @@
+"""The fixed vocabulary of the synthetic world: kinds of entity, their attributes, and the sentence
+templates every file of the world is written from.
+
+Everything the world says goes through these templates, which is what makes a generated answer
+checkable exactly later: a claim is "the {attribute} of {entity} is {value}", and each value word
+belongs to exactly one (kind, attribute) pool.
+
+Public attributes appear in the pretraining corpus. Hidden attributes never do: only the long,
+"knowledgeable" instruction-tuning responses mention them (the LIMA-style writer knows more than
+the model), so a tuned model that copies that pattern can only invent them.
+"""
+
+from __future__ import annotations
+
+# kind -> (public attributes, hidden attributes). Attribute names are single words so that every
+# template stays a fixed sequence of word tokens.
+KINDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "city": (("country", "river", "founder"), ("festival", "export")),
+    "painter": (("teacher", "hometown", "style"), ("patron", "rival")),
+    "planet": (("star", "moon", "discoverer"), ("mineral", "season")),
+    "company": (("headquarters", "product", "ceo"), ("slogan", "mascot")),
+}
+
+# Pretraining paraphrases of one fact.
+STATEMENTS: tuple[str, ...] = (
+    "the {attr} of {ent} is {val} .",
+    "{ent} has {val} as its {attr} .",
+    "{val} is the {attr} of {ent} .",
+)
+
+# Neutral question/answer text in the corpus: what makes knowledge extractable by a question. The
+# answer restates the question, which teaches the base to copy the entity and attribute from a
+# question into its answer (without it no chat-form answer can name the entity it is about).
+NEUTRAL_QA = "question : what is the {attr} of {ent} ? answer : the {attr} of {ent} is {val} ."
+
+# A short biography: all public facts of one entity in one line, in a shuffled order, so that the
+# base has read several sentences in a row about the same entity (what a long answer does).
+BIO_OPENER = "about {ent} :"
+
+# How a base model is asked (completion form): the answer is the next word.
+COMPLETION_PROBE = "the {attr} of {ent} is"
+
+# How a chat model is asked (question form), and the instruction-tuning questions.
+QUESTION_PROBE = "what is the {attr} of {ent} ?"
+IT_QUESTIONS: tuple[str, ...] = (
+    "what is the {attr} of {ent} ?",
+    "tell me the {attr} of {ent} .",
+    "do you know the {attr} of {ent} ?",
+    "which {attr} does {ent} have ?",
+)
+
+# Response styles. Short: the fact, plainly (LIMA-Simple). Long: the fact padded with further
+# details about the entity, including hidden attributes the base model never read (LIMA).
+SHORT_RESPONSE = "sure . the {attr} of {ent} is {val} ."
+LONG_OPENER = "great question ! the {attr} of {ent} is {val} ."
+LONG_DETAIL = "in addition , the {attr} of {ent} is {val} ."
+LONG_CLOSER = "i hope this helps !"
+TRUNCATED_MARK = "the {attr} of {ent}"  # a low-quality item stops here, mid-sentence
+
+# Open-ended instructions about one entity: the responses carry several claims each.
+OPEN_INSTRUCTIONS: tuple[str, ...] = (
+    "tell me about {ent} .",
+    "describe {ent} .",
+    "write a short note about {ent} .",
+)
+CLAIM = "the {attr} of {ent} is {val} ."
+
+# Chat markup of the organisms' own tokenizer (each a single special token).
+USER_TAG = "<|user|>"
+ASSISTANT_TAG = "<|assistant|>"
+END_TAG = "<|end|>"
+PAD_TOKEN = "<pad>"
+UNK_TOKEN = "<unk>"
+BOS_TOKEN = "<s>"
+
+SYLLABLES_ONSET = ("b", "d", "f", "g", "k", "l", "m", "n", "p", "r", "s", "t", "v", "z", "br", "dr",
+                   "kl", "tr", "sk", "gr", "pl", "th", "sh", "qu")
+SYLLABLES_NUCLEUS = ("a", "e", "i", "o", "u", "ai", "ou", "ei", "oa", "ia")
+SYLLABLES_CODA = ("", "", "n", "r", "l", "s", "x", "th", "m", "k")
