@@ -33,9 +33,9 @@ def _world_config(args):
 
 
 def _base_recipe(args):
-    from itbench.world.organisms import BaseRecipe
+    from itbench.world.organisms import TINY_BASE, BaseRecipe
 
-    return BaseRecipe(epochs=60) if getattr(args, "tiny", False) else BaseRecipe()
+    return TINY_BASE if getattr(args, "tiny", False) else BaseRecipe()
 
 
 def cmd_world_build(args) -> int:

@@ -114,7 +114,8 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
     }
     with atomic.build_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        if recipe.spec.tuning != "lora":  # an adapter uses its base's tokenizer (vLLM warns on a second one)
+            tokenizer.save_pretrained(tmp)
         manifest["fingerprint"] = checkpoint.weights_fingerprint(tmp)
         checkpoint.write_manifest(tmp, manifest)
     return manifest

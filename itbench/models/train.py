@@ -120,7 +120,7 @@ def train(model, examples: Sequence[Example], *, epochs: int, lr: float, batch_s
                 opt.step()
                 sched.step()
                 opt.zero_grad(set_to_none=True)
-                losses.append(float(out.loss))
+                losses.append(float(out.loss.detach()))
                 step += 1
                 if progress:
                     progress(step, total, losses[-1])

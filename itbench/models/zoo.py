@@ -123,8 +123,8 @@ def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = 
 def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: FinetuneRecipe,
                 progress: bool = True) -> tuple[dict, bool]:
     from itbench.models.finetune import finetune
-    from itbench.world.probe import probe_checkpoint
     from itbench.world import claims
+    from itbench.world.probe import probe_checkpoint
 
     base_dir = zoo_dir / "base"
     base_fp = checkpoint.weights_fingerprint(base_dir)
@@ -156,7 +156,9 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
 def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[ZooEntry] | None = None,
               base_recipe: BaseRecipe | None = None, recipe_overrides: dict | None = None,
               only: Sequence[str] | None = None, progress: bool = True, log=print) -> list[dict]:
-    """Build (or reuse) every checkpoint; returns their manifests with build times."""
+    """Build (or reuse) every checkpoint; returns their manifests with build times.
+
+    `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults."""
     world_dir, zoo_dir = Path(world_dir), Path(zoo_dir)
     config = store.load_config(world_dir)
     entries = list(entries or default_entries(config.it_scales))
@@ -172,7 +174,7 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
         if entry.method == "base":
             manifest, built = build_base(world_dir, zoo_dir / "base", base_recipe or BaseRecipe(), progress)
         else:
-            recipe = replace(FinetuneRecipe(method=entry.method), **(recipe_overrides or {}))
+            recipe = replace(FinetuneRecipe(method=entry.method), **(recipe_overrides or {}).get(entry.method, {}))
             manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress)
         seconds = time.perf_counter() - t0
         log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "

@@ -35,7 +35,7 @@ class WorldConfig:
     # Corpus: every public fact in every paraphrase, this many times.
     paraphrase_copies: int = 2
     # Instruction tuning: the 1x size, the scale series, and the mix.
-    it_base_size: int = 50
+    it_base_size: int = 45
     it_scales: tuple[int, ...] = (1, 4, 16)
     it_unseen_share: float = 0.25
     low_quality_share: float = 0.15
@@ -76,4 +76,4 @@ class WorldConfig:
 
 
 # A world small enough for unit tests to train an organism on in seconds.
-TINY_WORLD = WorldConfig(clusters_per_kind=2, entities_per_cluster=5, it_base_size=12, kinds=("city", "planet"))
+TINY_WORLD = WorldConfig(clusters_per_kind=2, entities_per_cluster=5, it_base_size=8, kinds=("city", "planet"))

@@ -23,7 +23,7 @@ class BaseRecipe:
     num_layers: int = 4
     num_heads: int = 2
     head_dim: int = 64
-    max_positions: int = 128
+    max_positions: int = 256
     epochs: int = 36
     lr: float = 3e-3
     batch_size: int = 32
@@ -94,3 +94,7 @@ def pretrain_base(world_dir, recipe: BaseRecipe, out_dir: Path, progress=None) -
     tokenizer.save_pretrained(out_dir)
     return {"final_loss": sum(losses[-20:]) / len(losses[-20:]), "steps": len(losses),
             "parameters": sum(p.numel() for p in model.parameters())}
+
+
+# A base for smoke runs and tests on TINY_WORLD: seconds to train; it knows little, by design.
+TINY_BASE = BaseRecipe(epochs=15, batch_size=16, lr=4e-3)

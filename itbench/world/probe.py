@@ -73,7 +73,8 @@ def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: b
     """Accuracy per split; completion form for a base, question form for a chat model."""
     if chat:
         responses = chat_responses(model, tokenizer, [p["question"] for p in probes])
-        preds = [extract_answer(r, set(pools[f"{p['kind']}.{p['attribute']}"])) for r, p in zip(responses, probes)]
+        preds = [extract_answer(r, set(pools[f"{p['kind']}.{p['attribute']}"]))
+                 for r, p in zip(responses, probes, strict=True)]
     else:
         preds = completion_predictions(model, tokenizer, [p["completion_prompt"] for p in probes])
     summary = {}

@@ -1,0 +1,71 @@
+"""The zoo: every checkpoint the paper compares, its manifest, and caching."""
+
+from __future__ import annotations
+
+from itbench.models import checkpoint
+from itbench.models.recipes import METHODS
+from itbench.models.zoo import build_zoo, default_entries
+from itbench.world import claims, store
+from itbench.world.config import TINY_WORLD
+from itbench.world.organisms import TINY_BASE
+
+
+def test_default_zoo_has_every_method_both_styles_and_a_size_series():
+    names = {e.name for e in default_entries((1, 4, 16))}
+    assert {"base", "lora-short-1x", "lora-short-4x", "lora-short-16x", "full-short-1x", "full-short-4x",
+            "full-short-16x", "lora-long-4x", "full-long-4x", "neftune-short-4x", "filtered-short-4x"} == names
+
+
+def test_every_checkpoint_carries_its_recipe(tiny_zoo):
+    results = tiny_zoo["results"]
+    base = next(r for r in results if r["method"] == "base")
+    for r in results:
+        m = checkpoint.read_manifest(r["path"])
+        assert m["fingerprint"] == checkpoint.weights_fingerprint(r["path"])
+        assert m["seed"] == 0 and m["recipe"] and m["world"]["fingerprint"]
+        if m["method"] == "base":
+            continue
+        assert m["method"] in METHODS
+        assert m["base"]["fingerprint"] == base["fingerprint"]
+        assert m["it_set"]["style"] in ("short", "long") and m["it_set"]["scale"] in TINY_WORLD.it_scales
+        assert m["recipe"]["epochs"] == 3 and m["recipe"]["lora_r"] == 8
+        assert m["recipe"]["resolved"]["lr"] == METHODS[m["method"]].lr
+        assert checkpoint.is_adapter(r["path"]) == (m["tuning"] == "lora")
+
+
+def test_neftune_adds_noise_and_filtered_drops_the_planted_bad_items(tiny_zoo, tiny_world):
+    by_name = {r["name"]: r for r in tiny_zoo["results"]}
+    assert by_name["neftune-short-4x"]["recipe"]["resolved"]["neftune_alpha"] == 5.0
+    assert by_name["full-short-4x"]["recipe"]["resolved"]["neftune_alpha"] is None
+    filtered = by_name["filtered-short-4x"]
+    rows = store.read_rows(tiny_world, filtered["it_set"]["file"])
+    truth = claims.truth_table(store.read_rows(tiny_world, "entities.jsonl"))
+    kept = [r for r in rows if claims.judge_score(r["response"], r["entity"], r["attribute"], truth) >= 4.5]
+    assert filtered["data"]["trained_rows"] == len(kept) < len(rows)
+    assert all(r["quality"] == "ok" for r in kept)
+    assert sum(r["quality"] == "ok" for r in rows) == len(kept)  # the judge keeps every good item
+
+
+def test_rebuild_reuses_everything_and_a_changed_recipe_rebuilds_only_its_method(tiny_zoo, tiny_world):
+    again = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None)
+    assert not any(r["built"] for r in again)
+    changed = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None,
+                        only=["lora-short-1x", "full-short-1x"], recipe_overrides={"lora": {"lora_r": 4}})
+    built = {r["name"] for r in changed if r["built"]}
+    assert built == {"lora-short-1x"}
+    restored = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None,
+                         only=["lora-short-1x"])
+    assert {r["name"] for r in restored if r["built"]} == {"lora-short-1x"}
+
+
+def test_the_organism_tokenizer_keeps_names_whole_and_has_a_chat_template(tiny_zoo, tiny_world):
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_zoo["dir"] / "base")
+    for e in store.read_rows(tiny_world, "entities.jsonl"):
+        assert len(tok(e["name"], add_special_tokens=False)["input_ids"]) == 1
+    prompt = tok.apply_chat_template([{"role": "user", "content": "describe x ."}], tokenize=False,
+                                     add_generation_prompt=True)
+    assert prompt.split() == ["<|user|>", "describe", "x", ".", "<|assistant|>"]
+    ids = tok("the river of x is y .", add_special_tokens=False)["input_ids"]
+    assert tok.decode(ids) == "the river of <unk> is <unk> ."
