@@ -1,0 +1,155 @@
+"""Token distribution shift (URIAL's analysis, as Ghosh et al. use it), over the full vocabulary.
+
+The tuned model answers greedily; the base is teacher-forced over the same prompt and response.
+At each response position t:
+  - the base's rank of the tuned token, 1-based: 1 + the number of tokens the base scores strictly
+    higher (a tie with the top token is rank 1); the 0-based rank is this minus one;
+  - the base's probability of the tuned token;
+  - KL(tuned || base) over the whole vocabulary (never only over tokens two top-k lists share:
+    the reference code's shortcut, see PAPER.md).
+Classes: unshifted (rank 1), marginal (rank 2-3), shifted (rank > 3).
+
+Per-response summaries are sums and counts, so a corpus-level (pooled) value is a named
+aggregation over them, distinct from the mean of per-response values.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+UNSHIFTED, MARGINAL, SHIFTED = 0, 1, 2
+
+# Style tokens: function words, punctuation and discourse openers/closers; the rest is content.
+STYLE_WORDS = frozenset("""
+a an the of is are was were be been it its this that these those there here and or but so in on at to for
+with by as from into about also not no yes i you we my your our me us he she they his her their them
+sure certainly absolutely okay ok great question hope helps happy help glad thanks thank please
+however typically generally usually overall additionally addition furthermore moreover finally first
+firstly second secondly lastly well note know let me can could would should will may might do does
+did has have had if then than which what who when where why how
+""".split())
+_PUNCT = re.compile(r"^[\W_]+$")
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    x = np.asarray(logits, dtype=np.float64)
+    m = x.max(axis=-1, keepdims=True)
+    return x - m - np.log(np.exp(x - m).sum(axis=-1, keepdims=True))
+
+
+def position_stats(tuned_logits: np.ndarray, base_logits: np.ndarray, tokens: Sequence[int]) -> dict:
+    """Per-position base rank (1-based), base probability and KL(tuned || base).
+
+    `tuned_logits`, `base_logits`: [T, V] scores (logits or log-probabilities) at the T positions
+    that predict the T response tokens `tokens`.
+    """
+    tokens = np.asarray(tokens, dtype=np.int64)
+    if tokens.size == 0:
+        empty = np.zeros(0)
+        return {"rank": empty.astype(np.int64), "base_prob": empty, "kl": empty}
+    lt, lb = log_softmax(tuned_logits), log_softmax(base_logits)
+    if lt.shape != lb.shape or lt.shape[0] != tokens.size:
+        raise ValueError(f"shapes differ: tuned {lt.shape}, base {lb.shape}, {tokens.size} tokens")
+    chosen = lb[np.arange(tokens.size), tokens]
+    rank = 1 + (lb > chosen[:, None]).sum(axis=-1)
+    kl = (np.exp(lt) * (lt - lb)).sum(axis=-1)
+    return {"rank": rank.astype(np.int64), "base_prob": np.exp(chosen), "kl": np.maximum(kl, 0.0)}
+
+
+def shift_class(rank: np.ndarray) -> np.ndarray:
+    rank = np.asarray(rank)
+    return np.where(rank <= 1, UNSHIFTED, np.where(rank <= 3, MARGINAL, SHIFTED))
+
+
+def _starts(lengths: Iterable[int], frac: float) -> list[bool]:
+    mask = []
+    for n in lengths:
+        k = max(1, math.ceil(frac * n)) if n else 0
+        mask += [True] * k + [False] * (n - k)
+    return mask
+
+
+def sentence_start_mask(token_texts: Sequence[str], frac: float = 0.05) -> np.ndarray:
+    """True for the first `frac` of the tokens of each sentence (at least its first token). A
+    sentence ends after a token ending in . ! ? or a newline."""
+    lengths, n = [], 0
+    for t in token_texts:
+        n += 1
+        if t.rstrip(" ").endswith((".", "!", "?", "\n")):
+            lengths.append(n)
+            n = 0
+    if n:
+        lengths.append(n)
+    return np.asarray(_starts(lengths, frac), dtype=bool)
+
+
+def response_start_mask(n_tokens: int, frac: float = 0.05) -> np.ndarray:
+    return np.asarray(_starts([n_tokens], frac), dtype=bool)
+
+
+def is_style_token(text: str) -> bool:
+    word = text.strip().lower().lstrip("▁Ġ#")
+    return not word or bool(_PUNCT.match(word)) or word in STYLE_WORDS
+
+
+SUMMARY_KEYS = ("n", "unshifted", "marginal", "shifted", "kl_sum", "rank_sum", "base_prob_sum",
+                "sent_start_n", "sent_start_kl", "sent_rest_n", "sent_rest_kl",
+                "resp_start_n", "resp_start_kl", "resp_rest_n", "resp_rest_kl", "shifted_style")
+
+
+def summarize(stats: dict, token_texts: Sequence[str], frac: float = 0.05) -> dict:
+    """Sums and counts of one response, from position_stats and the tokens' texts."""
+    rank, kl = np.asarray(stats["rank"]), np.asarray(stats["kl"], dtype=np.float64)
+    if len(token_texts) != rank.size:
+        raise ValueError(f"{len(token_texts)} token texts for {rank.size} positions")
+    cls = shift_class(rank)
+    sent = sentence_start_mask(token_texts, frac) if rank.size else np.zeros(0, bool)
+    resp = response_start_mask(rank.size, frac)
+    style = np.asarray([is_style_token(t) for t in token_texts], dtype=bool)
+    return {
+        "n": int(rank.size),
+        "unshifted": int((cls == UNSHIFTED).sum()), "marginal": int((cls == MARGINAL).sum()),
+        "shifted": int((cls == SHIFTED).sum()),
+        "kl_sum": float(kl.sum()), "rank_sum": float(rank.sum()),
+        "base_prob_sum": float(np.asarray(stats["base_prob"]).sum()),
+        "sent_start_n": int(sent.sum()), "sent_start_kl": float(kl[sent].sum()),
+        "sent_rest_n": int((~sent).sum()), "sent_rest_kl": float(kl[~sent].sum()),
+        "resp_start_n": int(resp.sum()), "resp_start_kl": float(kl[resp].sum()),
+        "resp_rest_n": int((~resp).sum()), "resp_rest_kl": float(kl[~resp].sum()),
+        "shifted_style": int(((cls == SHIFTED) & style).sum()),
+    }
+
+
+def _ratio(num: float, den: float) -> float:
+    return num / den if den else float("nan")
+
+
+def metrics(s: dict) -> dict:
+    """The metrics of one summary (a response, or the pooled sum of many)."""
+    return {
+        "unshifted_share": _ratio(s["unshifted"], s["n"]),
+        "marginal_share": _ratio(s["marginal"], s["n"]),
+        "shifted_share": _ratio(s["shifted"], s["n"]),
+        "mean_kl": _ratio(s["kl_sum"], s["n"]),
+        "mean_base_rank": _ratio(s["rank_sum"], s["n"]),
+        "mean_base_rank0": _ratio(s["rank_sum"] - s["n"], s["n"]),
+        "mean_base_prob": _ratio(s["base_prob_sum"], s["n"]),
+        "kl_sentence_start": _ratio(s["sent_start_kl"], s["sent_start_n"]),
+        "kl_sentence_rest": _ratio(s["sent_rest_kl"], s["sent_rest_n"]),
+        "kl_response_start": _ratio(s["resp_start_kl"], s["resp_start_n"]),
+        "kl_response_rest": _ratio(s["resp_rest_kl"], s["resp_rest_n"]),
+        "shifted_style_share": _ratio(s["shifted_style"], s["shifted"]),
+    }
+
+
+def pool(summaries: Iterable[dict]) -> dict:
+    """Sum per-response summaries into one corpus-level summary."""
+    total = dict.fromkeys(SUMMARY_KEYS, 0)
+    for s in summaries:
+        for k in SUMMARY_KEYS:
+            total[k] += s[k]
+    return total
