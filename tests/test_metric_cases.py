@@ -1,0 +1,66 @@
+"""Golden cases for every public metric function (tests/metric_cases/*.json): inputs, expected
+output and tolerance, degenerate cases included. A public metric without a case file fails."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import math
+import pkgutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import itbench.metrics
+
+CASES = Path(__file__).parent / "metric_cases"
+
+
+def _case_files():
+    return sorted(CASES.glob("*.json"))
+
+
+def _resolve(dotted: str):
+    module, name = dotted.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def _close(got, want, tol, where):
+    if isinstance(want, dict):
+        for k, v in want.items():
+            _close(got[k], v, tol, f"{where}.{k}")
+    elif isinstance(want, list):
+        got = np.asarray(got).tolist()
+        assert len(got) == len(want), f"{where}: {len(got)} items, expected {len(want)}"
+        for i, (g, w) in enumerate(zip(got, want, strict=True)):
+            _close(g, w, tol, f"{where}[{i}]")
+    elif want == "nan":
+        assert isinstance(got, float) and math.isnan(got), f"{where}: {got!r}, expected NaN"
+    elif isinstance(want, bool):
+        assert bool(got) is want, f"{where}: {got!r}, expected {want!r}"
+    else:
+        assert abs(float(got) - float(want)) <= tol, f"{where}: {got!r}, expected {want!r} (tol {tol})"
+
+
+@pytest.mark.parametrize("path", _case_files(), ids=lambda p: p.stem)
+def test_golden_cases(path):
+    spec = json.loads(path.read_text())
+    fn = _resolve(spec["function"])
+    assert spec["cases"], f"{path.name} has no cases"
+    for case in spec["cases"]:
+        args = {k: np.asarray(v, dtype=float) if k.endswith("logits") else v for k, v in case["args"].items()}
+        _close(fn(**args), case["expected"], case["tol"], f"{path.stem}: {case['name']}")
+
+
+def test_every_public_metric_has_a_case_file():
+    covered = {json.loads(p.read_text())["function"] for p in _case_files()}
+    public = set()
+    for info in pkgutil.iter_modules(itbench.metrics.__path__):
+        module = importlib.import_module(f"itbench.metrics.{info.name}")
+        for name, obj in inspect.getmembers(module, inspect.isfunction):
+            if obj.__module__ == module.__name__ and not name.startswith("_"):
+                public.add(f"{module.__name__}.{name}")
+    missing = sorted(public - covered)
+    assert not missing, f"public metric functions without golden cases: {missing}"
