@@ -36,15 +36,18 @@ def engine(model: str, *, enable_lora: bool = False, max_lora_rank: int = 8, **e
     return vllm.LLM(model=model, **engine_args)
 
 
+def lora_request(adapter: str):
+    from vllm.lora.request import LoRARequest
+
+    path = checkpoint.check_folder(adapter)
+    return LoRARequest(path.name, _LORA_IDS.setdefault(str(path), len(_LORA_IDS) + 1), str(path))
+
+
 def generate(llm, prompts: Sequence[str], *, adapter: str | None = None, max_tokens: int = 40) -> list[str]:
     """Greedy completions of raw prompt strings (chat templates are applied by the caller)."""
     from vllm import SamplingParams
-    from vllm.lora.request import LoRARequest
 
-    lora = None
-    if adapter is not None:
-        path = checkpoint.check_folder(adapter)
-        lora = LoRARequest(path.name, _LORA_IDS.setdefault(str(path), len(_LORA_IDS) + 1), str(path))
+    lora = lora_request(adapter) if adapter is not None else None
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
     outs = llm.generate(list(prompts), params, lora_request=lora, use_tqdm=False)
     return [o.outputs[0].text for o in outs]
