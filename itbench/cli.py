@@ -100,7 +100,7 @@ def cmd_finetune(args) -> int:
         path = Path(args.judge_scores)
         if not path.exists():
             raise ItbenchError(f"judge scores file {path} does not exist")
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
         scores = {r["id"]: float(r["score"]) for r in rows}
     manifest = finetune(args.base, args.data, recipe, args.out, judge_scores=scores)
     print(f"{args.method} checkpoint at {args.out} ({manifest['training']['steps']} steps, "
@@ -209,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
     world_args(pr)
     pr.set_defaults(func=cmd_probe)
 
+    sub.add_parser("eval", help="run lm-eval with itbench's tasks and paired model (flags pass through)")
+    sub.add_parser("tasks-path", help="print the folder to give lm_eval --include_path")
     d = sub.add_parser("doctor", help="check the installed backends")
     d.set_defaults(func=cmd_doctor)
 
@@ -220,7 +222,61 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def cmd_eval(argv: list[str]) -> int:
+    """lm-eval's own CLI with itbench's model registered and its tasks on the include path; every
+    other flag passes through unchanged."""
+    import itbench.models.paired  # noqa: F401  (registers --model itbench)
+    from itbench.tasks import tasks_path
+
+    if any(a in ("-h", "--help") for a in argv):
+        print(EVAL_HELP)
+    argv = list(argv)
+    bootstrap_iters = 1000
+    if "--bootstrap_iters" in argv:
+        i = argv.index("--bootstrap_iters")
+        bootstrap_iters = int(argv[i + 1])
+        del argv[i:i + 2]
+    if "--include_path" not in argv:
+        argv += ["--include_path", tasks_path()]
+    import lm_eval as run
+    from lm_eval.__main__ import cli_evaluate
+
+    # lm-eval's CLI has no flag for bootstrap_iters and its default (100000) costs minutes per
+    # metric on two cores; 1000 draws give stderrs to about 2% of their size.
+    original = run.simple_evaluate
+    run.simple_evaluate = lambda *a, **kw: original(*a, **{"bootstrap_iters": bootstrap_iters, **kw})
+    saved = sys.argv
+    sys.argv = ["lm_eval", *argv]
+    try:
+        cli_evaluate()
+    finally:
+        sys.argv, run.simple_evaluate = saved, original
+    return 0
+
+
+EVAL_HELP = """itbench eval: lm-eval with itbench's tasks and its paired model registered. Examples:
+  itbench eval --model itbench --model_args base=ZOO/base,lora=ZOO/lora-short-4x --tasks itbench \
+      --output_path results/ --log_samples
+  itbench eval --model hf --model_args pretrained=gpt2 --tasks itbench_knowledge_popqa   (unpaired: an error)
+The world tasks read $ITBENCH_WORLD (default $ITBENCH_HOME/world); PopQA, TriviaQA and just-eval
+load by hub name, or from $ITBENCH_POPQA / $ITBENCH_TRIVIAQA / $ITBENCH_JUST_EVAL offline.
+itbench's own option: --bootstrap_iters N (default 1000; lm-eval's CLI fixes 100000).
+lm-eval's own options follow."""
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv[:1] == ["eval"]:
+            return cmd_eval(argv[1:])
+        if argv[:1] == ["tasks-path"]:
+            from itbench.tasks import tasks_path
+
+            print(tasks_path())
+            return 0
+    except (ItbenchError, ValueError) as err:
+        print(f"itbench: error: {err}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

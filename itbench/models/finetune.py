@@ -54,7 +54,7 @@ def _read_json_rows(path: Path) -> list[dict]:
     if path.suffix == ".json":
         data = json.loads(text)
         return data if isinstance(data, list) else data.get("data", [])
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+    return [json.loads(line) for line in text.split("\n") if line.strip()]
 
 
 def apply_filter(rows: list[dict], scores: dict[str, float], recipe: FinetuneRecipe) -> list[dict]:

@@ -72,9 +72,15 @@ class ReferenceCache:
 @register_model("itbench")
 class PairedLM(LM):
     def __init__(self, base: str, tuned: str | None = None, lora: str | None = None, backend: str = "hf",
-                 batch_size: int | str = 8, max_gen_toks: int = 256, device: str = "cpu",
-                 reference_cache: str | None = None, **engine_args):
+                 batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
+                 reference_cache: str | None = None, max_batch_size: int | None = None, **engine_args):
+        """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
+        sends device=cuda by default: without a GPU the model runs on the CPU."""
+        import torch
+
         super().__init__()
+        if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
+            device = "cuda" if torch.cuda.is_available() else "cpu"
         if (tuned is None) == (lora is None):
             raise ItbenchError("--model itbench needs the base and exactly one of tuned=PATH (a full model) or "
                                "lora=ADAPTER, e.g. --model_args base=zoo/base,lora=zoo/lora-short-4x")

@@ -32,7 +32,7 @@ def rows_from(source: str, hub_name: str, split: str, env: str, **hub_kwargs) ->
         text = path.read_text(encoding="utf-8")
         if path.suffix == ".json":
             return json.loads(text)
-        return [json.loads(line) for line in text.splitlines() if line.strip()]
+        return [json.loads(line) for line in text.split("\n") if line.strip()]
     import datasets
 
     try:

@@ -3,11 +3,14 @@ into a response summary, and aggregate (per response, and pooled over all tokens
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 from itbench.metrics import token_shift as TS
 from itbench.tasks.common import paired, rows_from, to_dataset, world_dir
 
+log = logging.getLogger(__name__)
 METRICS = ("unshifted_share", "marginal_share", "shifted_share", "mean_kl", "mean_base_rank", "mean_base_rank0",
            "mean_base_prob", "kl_sentence_start", "kl_sentence_rest", "kl_response_start", "kl_response_rest",
            "shifted_style_share")
@@ -33,17 +36,17 @@ def load_just_eval(data_file: str | None = None, urial_prompt: str | None = None
     rows = rows_from(data_file, "re-align/just-eval-instruct", "test", "ITBENCH_JUST_EVAL")
     regular = [r for r in rows if r.get("category", "regular") == "regular"][:limit_regular]
     prefix = ""
-    prompt_file = urial_prompt or _default_urial(data_file)
+    prompt_file = urial_prompt or _default_urial(data_file or os.environ.get("ITBENCH_JUST_EVAL"))
     if prompt_file:
         prefix = Path(prompt_file).read_text(encoding="utf-8").rstrip() + "\n\n"
+    else:
+        log.warning("no URIAL prompt found (set $ITBENCH_URIAL_PROMPT): base models see the bare query")
     return to_dataset([{"instruction": r["instruction"], "itbench_mode": "token_shift", "source": r.get("dataset", ""),
                         "itbench_base_prompt": prefix + URIAL_QUERY.format(instruction=r["instruction"])}
                        for r in regular])
 
 
 def _default_urial(data_file: str | None) -> str | None:
-    import os
-
     for candidate in (os.environ.get("ITBENCH_URIAL_PROMPT"),
                       data_file and Path(data_file).parent / "urial_prompts" / "inst_1k_v4.help.txt"):
         if candidate and Path(candidate).exists():

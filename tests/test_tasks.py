@@ -1,0 +1,177 @@
+"""Every itbench task YAML builds through lm-eval's TaskManager, resolves each metric to a real
+aggregation, and scores a hand-written document; the paired model runs them end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from itbench.errors import ItbenchError
+from itbench.models.paired import PAYLOAD_KEY
+from itbench.tasks import tasks_path
+from tests.conftest import shared_file
+
+TASKS = ("itbench_knowledge_world", "itbench_knowledge_popqa", "itbench_knowledge_triviaqa",
+         "itbench_token_shift_world", "itbench_token_shift_just_eval")
+
+
+@pytest.fixture()
+def data_env(monkeypatch, tiny_world):
+    monkeypatch.setenv("ITBENCH_WORLD", str(tiny_world))
+    monkeypatch.setenv("ITBENCH_POPQA", str(shared_file("popqa", "popqa_1000.jsonl")))
+    monkeypatch.setenv("ITBENCH_TRIVIAQA", str(shared_file("triviaqa", "triviaqa_sm_sub.jsonl")))
+    monkeypatch.setenv("ITBENCH_JUST_EVAL",
+                       str(shared_file("just-eval-instruct", "just_eval_instruct_1000.instructions_only.jsonl")))
+
+
+_MANAGER = []
+
+
+def _manager():
+    """One TaskManager for the module: indexing lm-eval's own tasks takes seconds."""
+    import itbench.models.paired  # noqa: F401
+    from lm_eval.tasks import TaskManager
+
+    if not _MANAGER:
+        _MANAGER.append(TaskManager(include_path=tasks_path()))
+    return _MANAGER[0]
+
+
+def _load_one(name):
+    from lm_eval.tasks import get_task_dict
+
+    return get_task_dict([name], _manager())[name]
+
+
+def _yaml_metrics(task) -> list[str]:
+    return [m["metric"] for m in task.config.metric_list]
+
+
+def test_suite_layout_and_wildcard():
+    tm = _manager()
+    names = set(tm.all_tasks)
+    assert set(TASKS) <= names and "itbench" in names
+    # no group or tag may itself match itbench_*, or the wildcard would run its members twice
+    matched = [n for n in names if n.startswith("itbench_")]
+    assert sorted(matched) == sorted(TASKS)
+
+
+@pytest.mark.parametrize("name", TASKS)
+def test_task_builds_and_every_metric_resolves(name, data_env):
+    task = _load_one(name)
+    docs = list(task.test_docs())
+    assert docs and all(d["itbench_mode"] in ("knowledge", "token_shift") for d in docs)
+    metrics = _yaml_metrics(task)
+    assert metrics
+    for m in metrics:
+        assert callable(task.aggregation()[m]), f"{name}: metric {m} has no aggregation function"
+    assert task.config.metadata["version"] >= 1
+
+
+def _knowledge_doc():
+    return {"question": "what is the river of zorb ?", "answers": ["taz"], "split": "heldout", "entity": "zorb",
+            "pool": ["taz", "mip", "kel"], "itbench_mode": "knowledge", "itbench_base_prompt": "the river of zorb is",
+            "popularity": -1}
+
+
+def _payload(**kw):
+    return json.dumps({PAYLOAD_KEY: 1, **kw})
+
+
+def test_knowledge_scores_a_hand_written_document(data_env):
+    task = _load_one("itbench_knowledge_world")
+    doc = _knowledge_doc()
+    cases = [("taz .", "sure . the river of zorb is taz ."),  # kept
+             ("taz .", "sure . the river of zorb is mip ."),  # forgotten
+             ("mip .", "sure . the river of zorb is taz .")]  # gained
+    per_doc = [task.process_results(doc, [_payload(base=b, tuned=t)]) for b, t in cases]
+    assert set(per_doc[0]) == set(_yaml_metrics(task))
+    agg = task.aggregation()
+    col = {m: [d[m] for d in per_doc] for m in per_doc[0]}
+    assert agg["acc_base"](col["acc_base"]) == pytest.approx(2 / 3)
+    assert agg["retention"](col["retention"]) == pytest.approx(0.5)
+    assert agg["forgetting"](col["forgetting"]) == pytest.approx(0.5)
+    assert agg["knowledge_gained"](col["knowledge_gained"]) == pytest.approx(1.0)
+    assert agg["mcnemar_p"](col["mcnemar_p"]) == pytest.approx(1.0)
+    assert agg["n_base_right"](col["n_base_right"]) == 2
+    assert math.isnan(agg["retention_pop_low"](col["retention_pop_low"]))  # the world has no popularity
+
+
+def test_real_data_answers_match_by_alias(data_env):
+    task = _load_one("itbench_knowledge_popqa")
+    doc = next(iter(task.test_docs()))
+    alias = doc["answers"][-1]
+    out = task.process_results(doc, [_payload(base=f" {alias}\n", tuned="I do not know.")])
+    assert out["acc_base"] == 1.0 and out["acc_tuned"] == 0.0 and out["forgetting"] == 1.0
+    bucket = next(n for n, lo, hi in (("low", 0, 1e3), ("mid", 1e3, 1e4), ("high", 1e4, 1e99))
+                  if lo <= doc["popularity"] < hi)
+    assert out[f"retention_pop_{bucket}"] == 0.0
+
+
+def test_token_shift_scores_a_hand_written_document(data_env):
+    task = _load_one("itbench_token_shift_world")
+    doc = {"instruction": "describe zorb .", "itbench_mode": "token_shift", "source": "open"}
+    shift = {"rank": [7, 1, 2, 1], "base_prob": [0.01, 0.9, 0.3, 0.8], "kl": [2.0, 0.1, 0.3, 0.2],
+             "tokens": ["sure", "zorb", "is", "."]}
+    out = task.process_results(doc, [_payload(tuned="sure zorb is .", shift=shift)])
+    assert set(out) == set(_yaml_metrics(task))
+    assert out["shifted_share"] == 0.25 and out["unshifted_share"] == 0.5
+    assert out["mean_base_rank"] == pytest.approx(11 / 4) and out["mean_base_rank0"] == pytest.approx(7 / 4)
+    assert out["shifted_style_share"] == 1.0 and out["kl_response_start"] == 2.0
+    agg = task.aggregation()
+    assert agg["mean_kl_pooled"]([out["mean_kl_pooled"]] * 3) == pytest.approx(2.6 / 4)
+    empty = task.process_results(doc, [_payload(tuned="", shift={"rank": [], "base_prob": [], "kl": [],
+                                                                  "tokens": []})])
+    assert math.isnan(empty["mean_kl"]) and empty["empty_responses"] == 1
+
+
+@pytest.mark.parametrize("name", ["itbench_knowledge_world", "itbench_token_shift_world"])
+def test_unpaired_model_is_a_clear_error(name, data_env):
+    task = _load_one(name)
+    doc = next(iter(task.test_docs()))
+    with pytest.raises(ItbenchError, match="--model itbench --model_args base="):
+        task.process_results(doc, ["an unpaired model's plain answer"])
+
+
+def test_unreachable_hub_data_set_says_how_to_work_offline(monkeypatch):
+    monkeypatch.delenv("ITBENCH_POPQA", raising=False)
+    from itbench.tasks.common import rows_from
+
+    with pytest.raises(ItbenchError, match=r"offline, point \$ITBENCH_POPQA"):
+        rows_from(None, "akariasai/PopQA", "test", "ITBENCH_POPQA")
+
+
+def test_just_eval_base_is_prompted_urial_style(data_env):
+    task = _load_one("itbench_token_shift_just_eval")
+    docs = list(task.test_docs())
+    assert len(docs) == 800
+    assert docs[0]["itbench_base_prompt"].startswith("# Instruction")
+    assert docs[0]["itbench_base_prompt"].endswith(f"# Query:\n```\n{docs[0]['instruction']}\n```\n\n# Answer:\n```\n")
+
+
+def test_paired_run_end_to_end_with_reference_cache(tiny_zoo, data_env, tmp_path):
+    import lm_eval
+
+    zoo: Path = tiny_zoo["dir"]
+    cache = tmp_path / "ref"
+    results = {}
+    for name, arg in (("lora", f"lora={zoo / 'lora-short-4x'}"), ("full", f"tuned={zoo / 'full-short-4x'}")):
+        res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={zoo / 'base'},{arg},reference_cache={cache}",
+                                      tasks=["itbench_knowledge_world", "itbench_token_shift_world"],
+                                      task_manager=_manager(), limit=6, bootstrap_iters=100)
+        results[name] = res["results"]
+    for r in results.values():
+        k, s = r["itbench_knowledge_world"], r["itbench_token_shift_world"]
+        assert 0 <= k["acc_base,none"] <= 1 and isinstance(k["acc_base_stderr,none"], float)
+        assert k["n_base_right,none"] + k["n_base_wrong,none"] == 6
+        assert s["n_tokens,none"] > 0 and s["mean_kl,none"] >= 0
+        total = s["unshifted_share_pooled,none"] + s["marginal_share_pooled,none"] + s["shifted_share_pooled,none"]
+        assert total == pytest.approx(1.0)
+    # the base answered once: both runs share its answers through the reference cache
+    assert results["lora"]["itbench_knowledge_world"]["acc_base,none"] == \
+        results["full"]["itbench_knowledge_world"]["acc_base,none"]
+    cached = json.loads(next(cache.glob("*.json")).read_text())
+    assert len(cached) == 6
