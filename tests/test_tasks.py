@@ -32,8 +32,9 @@ _MANAGER = []
 
 def _manager():
     """One TaskManager for the module: indexing lm-eval's own tasks takes seconds."""
-    import itbench.models.paired  # noqa: F401
     from lm_eval.tasks import TaskManager
+
+    import itbench.models.paired  # noqa: F401
 
     if not _MANAGER:
         _MANAGER.append(TaskManager(include_path=tasks_path()))
