@@ -148,6 +148,30 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    from itbench import compare
+
+    world = _ensure_world(args)
+    zoo = Path(args.zoo or home() / "zoo")
+    if not (zoo / "base").exists():
+        raise ItbenchError(f"no zoo at {zoo}: build it with `itbench zoo build`")
+    names = args.checkpoints or sorted(p.name for p in zoo.iterdir()
+                                       if p.is_dir() and p.name != "base" and not p.name.startswith("."))
+    out = Path(args.out or home() / "results")
+    results = {}
+    for i, name in enumerate(names, 1):
+        t0 = time.perf_counter()
+        results[name] = compare.evaluate_checkpoint(zoo, name, out, world, limit=args.limit)
+        print(f"[{i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.1f}s", flush=True)
+    report = "\n\n".join([compare.checkpoint_table(results), compare.paper_comparisons(results)])
+    from itbench.utils import atomic
+
+    atomic.write_text(out / "comparisons.md", report + "\n")
+    print(report)
+    print(f"\nlm-eval results per checkpoint and comparisons.md in {out}")
+    return 0
+
+
 def _zoo_table(results: list[dict]) -> str:
     lines = ["| checkpoint | method | knows (held-out) | knows (Q/A-trained) | unseen entities |",
              "|---|---|---|---|---|"]
@@ -209,6 +233,15 @@ def build_parser() -> argparse.ArgumentParser:
     world_args(pr)
     pr.set_defaults(func=cmd_probe)
 
+    c = sub.add_parser("compare", help="paired evaluation of every zoo checkpoint against its base, "
+                                       "and the paper's comparisons with 95% intervals")
+    c.add_argument("--zoo", help="zoo folder (default $ITBENCH_HOME/zoo)")
+    c.add_argument("--world", help="world folder (default: the embedded one)")
+    c.add_argument("--checkpoints", nargs="+", help="only these checkpoints")
+    c.add_argument("--out", help="results folder (default $ITBENCH_HOME/results)")
+    c.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
+    world_args(c)
+    c.set_defaults(func=cmd_compare)
     sub.add_parser("eval", help="run lm-eval with itbench's tasks and paired model (flags pass through)")
     sub.add_parser("tasks-path", help="print the folder to give lm_eval --include_path")
     d = sub.add_parser("doctor", help="check the installed backends")

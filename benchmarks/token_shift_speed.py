@@ -1,0 +1,90 @@
+"""Benchmark: token-shift scoring as one batched teacher-forced pass per sequence (itbench's scorer)
+against a loop that re-runs both models once per response token (how the reference analysis code
+does it), on the same models and responses.
+
+Prints both times and the speed ratio (target: at least 50x) and checks that both give the same
+ranks and KL to 1e-5. Run after `itbench demo` (or `itbench zoo build`):
+    .venv/bin/python benchmarks/token_shift_speed.py [--zoo DIR] [--tuned full-short-4x] [--n 48]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from itbench.cli import home
+from itbench.metrics.token_shift import position_stats
+from itbench.models import checkpoint
+from itbench.models.scorer import encode, token_shift
+from itbench.models.train import render_prompt
+from itbench.world import store
+
+
+def per_token_loop(tuned, base, tok, prompts, responses):
+    """One full forward pass of each model per response token, no batching, no cache."""
+    out = []
+    with torch.no_grad():
+        for prompt, resp in zip(prompts, responses, strict=True):
+            p = encode(tok, prompt)
+            tl, bl = [], []
+            for t in range(len(resp)):
+                ids = torch.tensor([p + resp[:t]])
+                tl.append(tuned(input_ids=ids).logits[0, -1].numpy())
+                bl.append(base(input_ids=ids).logits[0, -1].numpy())
+            stats = position_stats(np.array(tl), np.array(bl), resp) if resp else None
+            out.append(stats)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--zoo", default=str(home() / "zoo"))
+    ap.add_argument("--world", default=str(home() / "world"))
+    ap.add_argument("--tuned", default="full-short-4x")
+    ap.add_argument("--n", type=int, default=48, help="responses to score")
+    args = ap.parse_args()
+    torch.set_num_threads(2)
+    base, tok = checkpoint.load(f"{args.zoo}/base")
+    tuned, _ = checkpoint.load(f"{args.zoo}/{args.tuned}")
+    instr = [r["instruction"] for r in store.read_rows(args.world, "open_instructions.jsonl")][: args.n]
+    prompts = [render_prompt(tok, q) for q in instr]
+    tok.padding_side = "left"
+    enc = tok(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
+    with torch.no_grad():
+        gen = tuned.generate(**enc, max_new_tokens=64, do_sample=False, pad_token_id=tok.pad_token_id,
+                             eos_token_id=tok.eos_token_id)
+    tok.padding_side = "right"
+    responses = []
+    for row in gen[:, enc["input_ids"].shape[1]:].tolist():
+        cut = [t for t in row]
+        if tok.eos_token_id in cut:
+            cut = cut[: cut.index(tok.eos_token_id)]
+        responses.append([t for t in cut if t != tok.pad_token_id])
+    n_tokens = sum(len(r) for r in responses)
+
+    t0 = time.perf_counter()
+    batched = token_shift(tuned, base, tok, prompts, prompts, responses, batch_size=16)
+    t_batched = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    looped = per_token_loop(tuned, base, tok, prompts, responses)
+    t_loop = time.perf_counter() - t0
+
+    max_kl_diff, ranks_equal = 0.0, True
+    for b, lp in zip(batched, looped, strict=True):
+        if lp is None:
+            continue
+        ranks_equal &= b["rank"] == lp["rank"].tolist()
+        max_kl_diff = max(max_kl_diff, float(np.abs(np.array(b["kl"]) - lp["kl"]).max()))
+    print(f"responses {len(responses)}, response tokens {n_tokens}")
+    print(f"batched teacher-forced: {t_batched:.3f}s   per-token loop: {t_loop:.3f}s   "
+          f"speed ratio {t_loop / t_batched:.1f}x (target >= 50x)")
+    print(f"same ranks: {ranks_equal}   max |KL difference|: {max_kl_diff:.2e} (must be <= 1e-5)")
+    if not ranks_equal or max_kl_diff > 1e-5:
+        raise SystemExit("the batched scorer disagrees with the per-token loop")
+
+
+if __name__ == "__main__":
+    main()

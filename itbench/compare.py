@@ -1,0 +1,121 @@
+"""Run the paired tasks for every tuned checkpoint of a zoo against its base, and set the
+paper's comparisons side by side with 95% intervals.
+
+Results are lm-eval's own results JSON, one file per checkpoint, cached by the checkpoint's and
+the base's fingerprints and the task versions: a rerun evaluates only what changed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from itbench.models import checkpoint
+from itbench.utils import atomic
+
+TASKS = ("itbench_knowledge_world", "itbench_token_shift_world")
+Z95 = 1.96
+
+
+def _task_versions() -> dict:
+    import yaml
+
+    from itbench.tasks import tasks_path
+
+    out = {}
+    for path in Path(tasks_path()).rglob("itbench_*.yaml"):
+        with open(path) as f:
+            data = yaml.safe_load(f.read().replace("!function", ""))
+        out[data["task"]] = data.get("metadata", {}).get("version")
+    return out
+
+
+def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
+    """lm-eval results of one tuned checkpoint paired with the zoo's base (cached)."""
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+    from lm_eval.utils import handle_non_serializable
+
+    import itbench.models.paired  # noqa: F401  (registers --model itbench)
+    from itbench.tasks import tasks_path
+
+    path = zoo / name
+    key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path),
+                              "base": checkpoint.weights_fingerprint(zoo / "base"),
+                              "tasks": _task_versions(), "limit": limit})[:16]
+    out = out_dir / f"{name}.json"
+    if out.exists():
+        cached = json.loads(out.read_text())
+        if cached.get("itbench", {}).get("key") == key:
+            return cached
+    arg = "lora" if checkpoint.is_adapter(path) else "tuned"
+    import os
+
+    os.environ["ITBENCH_WORLD"] = str(world)
+    res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={zoo / 'base'},{arg}={path}",
+                                  tasks=list(TASKS), task_manager=TaskManager(include_path=tasks_path()),
+                                  bootstrap_iters=1000, limit=limit)
+    res.pop("samples", None)
+    res["itbench"] = {"key": key, "checkpoint": name, "manifest": checkpoint.read_manifest(path, required=False)}
+    atomic.write_text(out, json.dumps(res, default=handle_non_serializable, indent=1))
+    return json.loads(out.read_text())
+
+
+def metric(results: dict, task: str, name: str) -> tuple[float, float]:
+    """(value, stderr) of one metric; stderr NaN where lm-eval gives none."""
+    r = results["results"][task]
+    se = r.get(f"{name}_stderr,none")
+    return float(r[f"{name},none"]), float(se) if isinstance(se, (int, float)) else float("nan")
+
+
+def ci(value: float, se: float) -> str:
+    if math.isnan(se):
+        return f"{value:.3f}"
+    return f"{value:.3f} [{value - Z95 * se:.3f}, {value + Z95 * se:.3f}]"
+
+
+def diff(a: tuple[float, float], b: tuple[float, float]) -> str:
+    d, se = a[0] - b[0], math.sqrt(a[1] ** 2 + b[1] ** 2)
+    verdict = "yes" if d - Z95 * se > 0 else ("no (reversed)" if d + Z95 * se < 0 else "not significant")
+    return f"{d:+.3f} [{d - Z95 * se:+.3f}, {d + Z95 * se:+.3f}] -> {verdict}"
+
+
+def checkpoint_table(results: dict[str, dict]) -> str:
+    K, T = TASKS
+    rows = ["| checkpoint | retention | forgetting | knowledge gained | mean KL | shifted share | "
+            "style share of shifted | KL sentence start / rest | KL response start / rest |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        cells = [ci(*metric(r, K, "retention")), ci(*metric(r, K, "forgetting")),
+                 ci(*metric(r, K, "knowledge_gained")), ci(*metric(r, T, "mean_kl")),
+                 ci(*metric(r, T, "shifted_share")), ci(*metric(r, T, "shifted_style_share")),
+                 f"{metric(r, T, 'kl_sentence_start')[0]:.2f} / {metric(r, T, 'kl_sentence_rest')[0]:.2f}",
+                 f"{metric(r, T, 'kl_response_start')[0]:.2f} / {metric(r, T, 'kl_response_rest')[0]:.2f}"]
+        rows.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def paper_comparisons(results: dict[str, dict]) -> str:
+    """The paper's three questions for every size and style the zoo has both LoRA and full for."""
+    K, T = TASKS
+    lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
+    for name in sorted(results):
+        if not name.startswith("lora-"):
+            continue
+        full = "full-" + name.removeprefix("lora-")
+        if full not in results:
+            continue
+        lo, fu = results[name], results[full]
+        lines.append(f"| full fine-tuning forgets more than LoRA (retention LoRA - full) | {name} vs {full} | "
+                     f"{diff(metric(lo, K, 'retention'), metric(fu, K, 'retention'))} |")
+        lines.append(f"| LoRA shifts less than full (mean KL full - LoRA) | {name} vs {full} | "
+                     f"{diff(metric(fu, T, 'mean_kl'), metric(lo, T, 'mean_kl'))} |")
+        style = metric(lo, T, "shifted_style_share")
+        lines.append(f"| LoRA's shifted tokens are mostly style tokens (share - 0.5) | {name} | "
+                     f"{diff(style, (0.5, 0.0))} |")
+        lines.append(f"| LoRA's shift sits at sentence starts (KL first 5% - rest) | {name} | "
+                     f"{diff(metric(lo, T, 'kl_sentence_start'), metric(lo, T, 'kl_sentence_rest'))} |")
+        lines.append(f"| LoRA's shift sits at response starts (KL first 5% - rest) | {name} | "
+                     f"{diff(metric(lo, T, 'kl_response_start'), metric(lo, T, 'kl_response_rest'))} |")
+    return "\n".join(lines)

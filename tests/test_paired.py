@@ -1,0 +1,69 @@
+"""The paired model's refusals and the scorer's degenerate case (identical models)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from itbench.errors import ItbenchError
+from itbench.models.paired import PairedLM, parse_payload
+
+
+def test_needs_exactly_one_tuned_model(tiny_zoo):
+    with pytest.raises(ItbenchError, match="exactly one of tuned=PATH"):
+        PairedLM(base=str(tiny_zoo["dir"] / "base"))
+
+
+def test_different_tokenizers_are_refused(tiny_zoo, tmp_path):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from itbench.world.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(["a wholly different vocabulary ."])
+    torch.manual_seed(0)
+    other = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=64,
+                                         num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1,
+                                         head_dim=64))
+    other.save_pretrained(tmp_path / "other")
+    tok.save_pretrained(tmp_path / "other")
+    with pytest.raises(ItbenchError, match="different tokenizers"):
+        PairedLM(base=str(tiny_zoo["dir"] / "base"), tuned=str(tmp_path / "other"), reference_cache="none")
+
+
+def test_an_adapter_that_changes_nothing_is_refused(tiny_zoo, tmp_path):
+    # lm-eval #2432: a LoRA run scoring exactly like its base. peft initialises B to zero, so an
+    # untrained adapter computes the base's logits.
+    from peft import LoraConfig, get_peft_model
+
+    from itbench.models import checkpoint
+
+    model, _ = checkpoint.load(tiny_zoo["dir"] / "base")
+    get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
+        tmp_path / "noop")
+    with pytest.raises(ItbenchError, match="same logits as its base"):
+        PairedLM(base=str(tiny_zoo["dir"] / "base"), lora=str(tmp_path / "noop"), reference_cache="none")
+
+
+def test_identical_models_show_no_shift(tiny_zoo):
+    from itbench.models import checkpoint
+    from itbench.models.scorer import token_shift
+    from itbench.models.train import render_prompt
+    from itbench.world.probe import chat_responses
+
+    model, tok = checkpoint.load(tiny_zoo["dir"] / "full-short-4x")
+    questions = ["describe x .", "tell me about y ."]
+    texts = chat_responses(model, tok, questions, max_new_tokens=12)
+    responses = [tok(" " + t, add_special_tokens=False)["input_ids"] for t in texts]
+    prompts = [render_prompt(tok, q) for q in questions]
+    stats = token_shift(model, model, tok, prompts, prompts, responses)
+    for s, r in zip(stats, responses, strict=True):
+        assert len(s["rank"]) == len(r) > 0
+        assert np.allclose(s["kl"], 0.0, atol=1e-9)
+        assert set(s["rank"]) == {1}  # greedy tokens are the (same) model's argmax
+
+
+def test_garbled_payload_counts_as_unpaired():
+    assert parse_payload("{not json") is None
+    assert parse_payload('{"tuned": "x"}') is None
+    assert parse_payload('{"itbench_paired": 1, "tuned": "x", "base": "y"}')["base"] == "y"
