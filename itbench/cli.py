@@ -144,13 +144,21 @@ def cmd_demo(args) -> int:
     results = build_zoo(world, out, base_recipe=_base_recipe(args), progress=sys.stderr.isatty())
     print(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {out}")
     print(_zoo_table(results))
+    print("\nPaired evaluation through lm-eval of every tuned checkpoint against the base "
+          "(cached after the first run):")
+    args.zoo, args.checkpoints, args.limit = str(out), None, None
+    args.out = str(out.parent / "results")
+    cmd_compare(args)
     print(f"\nworld files: {world}\ncheckpoints: {out} (each with itbench_manifest.json)")
     return 0
 
 
 def cmd_compare(args) -> int:
+    import logging
+
     from itbench import compare
 
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices drown the progress lines
     world = _ensure_world(args)
     zoo = Path(args.zoo or home() / "zoo")
     if not (zoo / "base").exists():
