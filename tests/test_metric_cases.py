@@ -8,6 +8,7 @@ import inspect
 import json
 import math
 import pkgutil
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -38,10 +39,23 @@ def _close(got, want, tol, where):
             _close(g, w, tol, f"{where}[{i}]")
     elif want == "nan":
         assert isinstance(got, float) and math.isnan(got), f"{where}: {got!r}, expected NaN"
+    elif isinstance(want, str):
+        assert got == want, f"{where}: {got!r}, expected {want!r}"
     elif isinstance(want, bool):
         assert bool(got) is want, f"{where}: {got!r}, expected {want!r}"
     else:
         assert abs(float(got) - float(want)) <= tol, f"{where}: {got!r}, expected {want!r} (tol {tol})"
+
+
+def _arg(name, value):
+    """JSON to the function's argument: logits as float arrays, "nan" as NaN, openers as a Counter."""
+    if name.endswith("logits"):
+        return np.asarray(value, dtype=float)
+    if name == "it_openers":
+        return Counter(value)
+    if isinstance(value, list):
+        return [float("nan") if v == "nan" else v for v in value]
+    return value
 
 
 @pytest.mark.parametrize("path", _case_files(), ids=lambda p: p.stem)
@@ -50,7 +64,7 @@ def test_golden_cases(path):
     fn = _resolve(spec["function"])
     assert spec["cases"], f"{path.name} has no cases"
     for case in spec["cases"]:
-        args = {k: np.asarray(v, dtype=float) if k.endswith("logits") else v for k, v in case["args"].items()}
+        args = {k: _arg(k, v) for k, v in case["args"].items()}
         _close(fn(**args), case["expected"], case["tol"], f"{path.stem}: {case['name']}")
 
 
