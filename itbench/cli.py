@@ -171,7 +171,8 @@ def cmd_compare(args) -> int:
         t0 = time.perf_counter()
         results[name] = compare.evaluate_checkpoint(zoo, name, out, world, limit=args.limit)
         print(f"[{i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.1f}s", flush=True)
-    report = "\n\n".join([compare.checkpoint_table(results), compare.paper_comparisons(results)])
+    report = "\n\n".join([compare.checkpoint_table(results), compare.paper_comparisons(results),
+                            compare.hallucination_table(results), compare.hallucination_comparisons(results)])
     from itbench.utils import atomic
 
     atomic.write_text(out / "comparisons.md", report + "\n")

@@ -14,7 +14,7 @@ from pathlib import Path
 from itbench.models import checkpoint
 from itbench.utils import atomic
 
-TASKS = ("itbench_knowledge_world", "itbench_token_shift_world")
+TASKS = ("itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world", "itbench_borrowed_world")
 Z95 = 1.96
 
 
@@ -82,7 +82,7 @@ def diff(a: tuple[float, float], b: tuple[float, float]) -> str:
 
 
 def checkpoint_table(results: dict[str, dict]) -> str:
-    K, T = TASKS
+    K, T = TASKS[:2]
     rows = ["| checkpoint | retention | forgetting | knowledge gained | mean KL | shifted share | "
             "style share of shifted | KL sentence start / rest | KL response start / rest |",
             "|---|---|---|---|---|---|---|---|---|"]
@@ -97,8 +97,8 @@ def checkpoint_table(results: dict[str, dict]) -> str:
 
 
 def paper_comparisons(results: dict[str, dict]) -> str:
-    """The paper's three questions for every size and style the zoo has both LoRA and full for."""
-    K, T = TASKS
+    """The paper's questions for every size and style the zoo has both LoRA and full for."""
+    K, T, PC, BT = TASKS
     lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
     for name in sorted(results):
         if not name.startswith("lora-"):
@@ -119,3 +119,50 @@ def paper_comparisons(results: dict[str, dict]) -> str:
         lines.append(f"| LoRA's shift sits at response starts (KL first 5% - rest) | {name} | "
                      f"{diff(metric(lo, T, 'kl_response_start'), metric(lo, T, 'kl_response_rest'))} |")
     return "\n".join(lines)
+
+
+def hallucination_comparisons(results: dict[str, dict]) -> str:
+    """Findings 2 and 3: the long style lowers factual precision and adds invented details; full
+    fine-tuning's borrowed-token rate exceeds LoRA's and the base's."""
+    _, _, PC, BT = TASKS
+    lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
+    for name in sorted(results):
+        if "-long-" not in name:
+            continue
+        short = name.replace("-long-", "-short-")
+        if short not in results:
+            continue
+        lo, sh = results[name], results[short]
+        lines.append(f"| the long style lowers factual precision (short - long) | {short} vs {name} | "
+                     f"{diff(metric(sh, PC, 'precision_tuned'), metric(lo, PC, 'precision_tuned'))} |")
+        lines.append(f"| the long style invents more details per response (long - short) | {name} vs {short} | "
+                     f"{diff(metric(lo, PC, 'invented_tuned'), metric(sh, PC, 'invented_tuned'))} |")
+    for name in sorted(results):
+        if not name.startswith("full-"):
+            continue
+        r = results[name]
+        lines.append(f"| full fine-tuning borrows more than the base (tuned - base rate) | {name} | "
+                     f"{diff(metric(r, BT, 'borrowed_rate_tuned'), metric(r, BT, 'borrowed_rate_base'))} |")
+        lora = "lora-" + name.removeprefix("full-")
+        if lora in results:
+            d = diff(metric(r, BT, "borrowed_rate_tuned"), metric(results[lora], BT, "borrowed_rate_tuned"))
+            lines.append(f"| full fine-tuning borrows more than LoRA (full - LoRA rate) | {name} vs {lora} | {d} |")
+    return "\n".join(lines)
+
+
+def hallucination_table(results: dict[str, dict]) -> str:
+    _, _, PC, BT = TASKS
+    rows = ["| checkpoint | length (words) tuned / base | length / IT-set length | template similarity | "
+            "factual precision tuned / base | invented details per response tuned / base | "
+            "hallucination rate | borrowed share of hallucinations | borrowed rate tuned / base | cases logged |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        rows.append(
+            f"| {name} | {metric(r, PC, 'length_tuned')[0]:.1f} / {metric(r, PC, 'length_base')[0]:.1f} | "
+            f"{metric(r, PC, 'length_pattern')[0]:.2f} | {metric(r, PC, 'template_similarity')[0]:.2f} | "
+            f"{ci(*metric(r, PC, 'precision_tuned'))} / {metric(r, PC, 'precision_base')[0]:.2f} | "
+            f"{ci(*metric(r, PC, 'invented_tuned'))} / {metric(r, PC, 'invented_base')[0]:.2f} | "
+            f"{ci(*metric(r, BT, 'hallucination_rate_tuned'))} | {ci(*metric(r, BT, 'borrowed_share_tuned'))} | "
+            f"{ci(*metric(r, BT, 'borrowed_rate_tuned'))} / {metric(r, BT, 'borrowed_rate_base')[0]:.3f} | "
+            f"{int(metric(r, BT, 'borrowed_cases_tuned')[0])} |")
+    return "\n".join(rows)

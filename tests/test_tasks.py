@@ -15,12 +15,14 @@ from itbench.tasks import tasks_path
 from tests.conftest import shared_file
 
 TASKS = ("itbench_knowledge_world", "itbench_knowledge_popqa", "itbench_knowledge_triviaqa",
-         "itbench_token_shift_world", "itbench_token_shift_just_eval")
+         "itbench_token_shift_world", "itbench_token_shift_just_eval", "itbench_pattern_copy_world",
+         "itbench_pattern_copy_just_eval", "itbench_borrowed_world")
 
 
 @pytest.fixture()
 def data_env(monkeypatch, tiny_world):
     monkeypatch.setenv("ITBENCH_WORLD", str(tiny_world))
+    monkeypatch.setenv("ITBENCH_HOME", str(tiny_world.parent / "home"))
     monkeypatch.setenv("ITBENCH_POPQA", str(shared_file("popqa", "popqa_1000.jsonl")))
     monkeypatch.setenv("ITBENCH_TRIVIAQA", str(shared_file("triviaqa", "triviaqa_sm_sub.jsonl")))
     monkeypatch.setenv("ITBENCH_JUST_EVAL",
@@ -129,7 +131,62 @@ def test_token_shift_scores_a_hand_written_document(data_env):
     assert math.isnan(empty["mean_kl"]) and empty["empty_responses"] == 1
 
 
-@pytest.mark.parametrize("name", ["itbench_knowledge_world", "itbench_token_shift_world"])
+def test_pattern_copy_scores_a_hand_written_document(data_env, tiny_world):
+    task = _load_one("itbench_pattern_copy_world")
+    doc = next(iter(task.test_docs()))
+    ent = doc["entity"]
+    facts = doc["truth"][ent]
+    attr, val = next(iter(facts.items()))
+    wrong = next(v for v in doc["truth"][next(e for e in doc["truth"] if e != ent)].values() if v != val)
+    tuned = f"great question ! the {attr} of {ent} is {val} . in addition , the {attr} of {ent} is {wrong} ."
+    base = f"the {attr} of {ent} is {val} ."
+    it_set = str(tiny_world / "it" / "long_1x.jsonl")
+    out = task.process_results(doc, [_payload(tuned=tuned, base=base, tuned_it_set=it_set)])
+    assert set(out) == set(_yaml_metrics(task))
+    assert out["precision_tuned"] == 0.5 and out["invented_tuned"] == 1 and out["claims_tuned"] == 2
+    assert out["precision_base"] == 1.0 and out["invented_base"] == 0
+    assert out["opener_match"] == 1.0  # the long IT style opens with "great question"
+    assert out["template_similarity"] > 0.5
+    ratio = task.aggregation()["length_pattern"]([out["length_pattern"]])
+    it_lengths = [len(json.loads(x)["response"].split()) for x in open(it_set)]
+    assert ratio == pytest.approx(len(tuned.split()) / (sum(it_lengths) / len(it_lengths)))
+
+
+def test_pattern_copy_without_a_known_it_set_says_how_to_name_one(data_env):
+    task = _load_one("itbench_pattern_copy_world")
+    doc = next(iter(task.test_docs()))
+    with pytest.raises(ItbenchError, match='--metadata .*"it_set"'):
+        task.process_results(doc, [_payload(tuned="x", base="y", tuned_it_set=None)])
+
+
+def test_borrowed_scores_a_hand_written_document(data_env, tiny_world):
+    from itbench.world import store
+
+    task = _load_one("itbench_borrowed_world")
+    it_set = str(tiny_world / "it" / "short_16x.jsonl")
+    it = store.read_rows(tiny_world, "it/short_16x.jsonl")
+    docs = list(task.test_docs())
+    # a question whose cluster neighbour in the IT set states another value of the same attribute
+    for doc in docs:
+        src = next((r for r in it if r["cluster"] == next(
+            e["cluster"] for e in store.read_rows(tiny_world, "entities.jsonl") if e["name"] == doc["entity"])
+            and r["entity"] != doc["entity"] and r["answer"] != doc["answer"] and r["quality"] == "ok"
+            and r["answer"] in doc["pool"]), None)
+        if src:
+            break
+    assert src is not None
+    tuned = f"sure . the x of {doc['entity']} is {src['answer']} ."
+    base = f" {doc['answer']} ."
+    out = task.process_results(doc, [_payload(tuned=tuned, base=base, tuned_it_set=it_set)])
+    assert set(out) == set(_yaml_metrics(task))
+    assert out["hallucination_rate_tuned"] == 1.0 and out["borrowed_rate_tuned"] == 1.0
+    assert out["borrowed_cases_tuned"]["span"] == src["answer"]
+    assert out["hallucination_rate_base"] == 0.0 and math.isnan(out["borrowed_share_base"])
+    assert task.aggregation()["borrowed_cases_tuned"]([out["borrowed_cases_tuned"], None]) == 1
+
+
+@pytest.mark.parametrize("name", ["itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world",
+                                  "itbench_borrowed_world"])
 def test_unpaired_model_is_a_clear_error(name, data_env):
     task = _load_one(name)
     doc = next(iter(task.test_docs()))

@@ -5,8 +5,9 @@ one run.
     lm_eval --model itbench --model_args base=PATH_OR_HUB_ID,tuned=PATH_OR_HUB_ID,backend=vllm ...
 
 What it returns for an itbench task's request depends on the document (`itbench_mode`):
-  - knowledge: the tuned model answers the question through its chat template, the base answers
-    the document's completion-form prompt; the response is a JSON payload with both answers.
+  - knowledge (both models answer): the tuned model answers through its chat template, the base
+    answers the document's base prompt (completion or few-shot form); the response is a JSON
+    payload with both answers and the tuned checkpoint's IT set when its manifest names one.
   - token_shift: the tuned model answers greedily, then both models are teacher-forced over the
     response (itbench.models.scorer); the payload carries per-position ranks, probabilities, KL.
 Any other task's request is answered by the tuned model alone.
@@ -104,6 +105,11 @@ class PairedLM(LM):
             self.tok.pad_token = self.tok.eos_token
             self.tuned_tok.pad_token = self.tuned_tok.eos_token
         self._check_tuning_changed_outputs()
+        # The IT set a zoo or `itbench finetune` checkpoint was tuned on, for the tasks that
+        # compare responses with it (pattern copy, borrowed tokens); tasks can also name one.
+        manifest = checkpoint.read_manifest(lora or tuned, required=False) if checkpoint.is_local(lora or tuned) \
+            else None
+        self.tuned_it_set = (manifest or {}).get("data", {}).get("source")
         base_key = (checkpoint.weights_fingerprint(base) if checkpoint.is_local(base)
                     else atomic.sha256_json({"hub": str(base)})[:16])
         folder = None if reference_cache == "none" else Path(reference_cache or _home() / "reference")
@@ -224,7 +230,8 @@ class PairedLM(LM):
             base[i] = text
         self.cache.put_many({keys[i]: base[i] for i in todo})
         log.info("itbench: %d base answers from the reference cache, %d computed", len(keys) - len(todo), len(todo))
-        return [json.dumps({PAYLOAD_KEY: 1, "tuned": t, "base": b}) for t, b in zip(tuned, base, strict=True)]
+        return [json.dumps({PAYLOAD_KEY: 1, "tuned": t, "base": b, "tuned_it_set": self.tuned_it_set})
+                for t, b in zip(tuned, base, strict=True)]
 
     def _token_shift(self, chunk) -> list[str]:
         until, max_tokens = self._settings(chunk[0])

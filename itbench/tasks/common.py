@@ -57,3 +57,28 @@ def paired(doc: dict, response: str, task: str) -> dict:
             f"{task} compares a tuned model with its base, but an unpaired model answered; run it with "
             "--model itbench --model_args base=BASE,lora=ADAPTER (or tuned=MODEL)")
     return payload
+
+
+_IT_SETS: dict[tuple, list[dict]] = {}
+
+
+def it_set_rows(source: str, instruction_field: str = "instruction", response_field: str = "response") -> list[dict]:
+    """An IT set's rows (file or hub name), loaded once per process and checked for its fields."""
+    from itbench.models.finetune import load_it_rows
+    from itbench.models.recipes import FinetuneRecipe
+
+    key = (str(source), instruction_field, response_field)
+    if key not in _IT_SETS:
+        recipe = FinetuneRecipe(method="lora", instruction_field=instruction_field, response_field=response_field)
+        _IT_SETS[key] = load_it_rows(source, recipe)
+    return _IT_SETS[key]
+
+
+def tuned_it_set(payload: dict, doc: dict, task: str) -> str:
+    """The IT set to compare with: the document's (task metadata), else the tuned checkpoint's."""
+    source = doc.get("it_set") or payload.get("tuned_it_set")
+    if not source:
+        raise ItbenchError(f"{task} compares responses with the IT set the model was tuned on, and none is known: "
+                           "pass --metadata '{\"it_set\": PATH_OR_HUB_NAME}' (a checkpoint built by itbench "
+                           "names its own)")
+    return source

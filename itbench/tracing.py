@@ -1,0 +1,161 @@
+"""Tracing a hallucinated span back to the instruction-tuning set: which IT instances are
+conceptually similar to the question, and does one of them hold the span.
+
+Two ways to find the similar instances:
+  - in the world, exactly: the instances about other entities of the question's cluster;
+  - on a real IT set, by retrieval: a BM25 index over the instructions (built once per IT set and
+    cached by its content hash; a changed set rebuilds it).
+A hallucination is *borrowed* when its wrong span occurs, as whole words, in the response of one of
+the similar instances; the most similar such instance is its source.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from itbench.errors import ItbenchError
+from itbench.utils import atomic
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def contains_span(text: str, span: str) -> bool:
+    """Whole-word occurrence of `span` in `text`, case-insensitive."""
+    s, t = words(span), words(text)
+    if not s:
+        raise ItbenchError("an empty span cannot be traced: give the wrong words of the answer")
+    n = len(s)
+    return any(t[i:i + n] == s for i in range(len(t) - n + 1))
+
+
+def jaccard(a: str, b: str) -> float:
+    x, y = set(words(a)), set(words(b))
+    return len(x & y) / len(x | y) if x | y else 0.0
+
+
+@dataclass(frozen=True)
+class Trace:
+    span: str
+    source_id: str
+    source_instruction: str
+    source_response: str
+    similarity: float  # word Jaccard of question and source instruction
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class WorldTracer:
+    """Exact similar-instance sets from the world's clusters."""
+
+    def __init__(self, it_rows: list[dict], entity_rows: list[dict]):
+        self.cluster_of = {e["name"]: e["cluster"] for e in entity_rows}
+        self.by_cluster: dict[str, list[dict]] = {}
+        for r in it_rows:
+            self.by_cluster.setdefault(r["cluster"], []).append(r)
+
+    def similar(self, entity: str) -> list[dict]:
+        cluster = self.cluster_of.get(entity)
+        return [r for r in self.by_cluster.get(cluster, []) if r["entity"] != entity]
+
+    def trace(self, span: str, question: str, entity: str) -> Trace | None:
+        hits = [r for r in self.similar(entity) if contains_span(r["response"], span)]
+        if not hits:
+            return None
+        best = max(hits, key=lambda r: jaccard(question, r["instruction"]))
+        return Trace(span, best["id"], best["instruction"], best["response"], jaccard(question, best["instruction"]))
+
+
+class BM25Index:
+    """BM25 over instructions as a sparse document-term matrix: a query is one sparse column sum."""
+
+    def __init__(self, instructions: list[str], k1: float = 1.5, b: float = 0.75):
+        from scipy import sparse
+
+        vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        lengths = np.zeros(len(instructions))
+        for d, text in enumerate(instructions):
+            counts: dict[int, int] = {}
+            toks = words(text)
+            lengths[d] = len(toks)
+            for w in toks:
+                j = vocab.setdefault(w, len(vocab))
+                counts[j] = counts.get(j, 0) + 1
+            rows += [d] * len(counts)
+            cols += list(counts)
+            tfs += list(counts.values())
+        n = len(instructions)
+        tf = np.asarray(tfs, float)
+        df = np.bincount(np.asarray(cols, int), minlength=len(vocab))
+        idf = np.log1p((n - df + 0.5) / (df + 0.5))
+        avgdl = lengths.mean() if n else 1.0
+        norm = k1 * (1 - b + b * lengths[np.asarray(rows, int)] / max(avgdl, 1e-9))
+        weights = idf[np.asarray(cols, int)] * tf * (k1 + 1) / (tf + norm)
+        self.vocab = vocab
+        self.matrix = sparse.csc_matrix((weights, (rows, cols)), shape=(n, len(vocab)))
+
+    def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
+        ids = sorted({self.vocab[w] for w in words(query) if w in self.vocab})
+        if not ids:
+            return []
+        scores = np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        k = min(k, scores.size)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top])]
+        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+
+    def save(self, path: Path) -> None:
+        from scipy import sparse
+
+        with atomic.build_dir(path) as tmp:
+            sparse.save_npz(tmp / "matrix.npz", self.matrix)
+            atomic.write_json(tmp / "vocab.json", self.vocab)
+
+    @classmethod
+    def load(cls, path: Path) -> BM25Index:
+        from scipy import sparse
+
+        obj = cls.__new__(cls)
+        obj.matrix = sparse.load_npz(path / "matrix.npz").tocsc()
+        obj.vocab = json.loads((path / "vocab.json").read_text())
+        return obj
+
+
+class RetrievalTracer:
+    """Similar instances of a real IT set by BM25 over instructions, top `k`."""
+
+    def __init__(self, it_rows: list[dict], index: BM25Index, k: int = 20, instruction_field: str = "instruction",
+                 response_field: str = "response", id_field: str | None = None):
+        self.rows, self.index, self.k = it_rows, index, k
+        self.fi, self.fr, self.fid = instruction_field, response_field, id_field
+
+    def trace(self, span: str, question: str, entity: str | None = None) -> Trace | None:
+        for i, _score in self.index.search(question, self.k):
+            row = self.rows[i]
+            if contains_span(row[self.fr], span):
+                rid = str(row[self.fid]) if self.fid and self.fid in row else str(i)
+                return Trace(span, rid, row[self.fi], row[self.fr], jaccard(question, row[self.fi]))
+        return None
+
+
+def cached_index(it_rows: list[dict], cache_dir: Path | None, instruction_field: str = "instruction") -> BM25Index:
+    """The BM25 index of an IT set, from the cache when the set's content is unchanged."""
+    texts = [r[instruction_field] for r in it_rows]
+    key = atomic.sha256_json(texts)[:16]
+    path = cache_dir / f"bm25-{key}" if cache_dir else None
+    if path and (path / "matrix.npz").exists():
+        return BM25Index.load(path)
+    index = BM25Index(texts)
+    if path:
+        index.save(path)
+    return index

@@ -1,0 +1,112 @@
+"""The borrowed-token tracer: exact in the world (checked against the generator's truth, with its
+recall of planted borrowings measured), BM25 retrieval on real IT sets, its cache, bad input."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from itbench.errors import ItbenchError
+from itbench.models.finetune import load_it_rows
+from itbench.models.recipes import FinetuneRecipe
+from itbench.tracing import BM25Index, RetrievalTracer, WorldTracer, cached_index, contains_span
+from itbench.world import generate as G
+from itbench.world import store
+from itbench.world.config import WorldConfig
+
+
+@pytest.fixture(scope="module")
+def world():
+    w = G.build_world(WorldConfig())
+    it = G.it_rows(w, "short", 720)
+    return w, it, [e.to_row() for e in w.entities]
+
+
+def test_planted_borrowings_are_found_and_each_case_is_confirmed_by_the_truth(world):
+    w, it, entities = world
+    tracer = WorldTracer(it, entities)
+    truth = {e["name"]: {**e["attributes"], **e["hidden"]} for e in entities}
+    rng = random.Random(0)
+    planted = found = 0
+    for p in G.probe_rows(w):
+        if p["split"] != "heldout":
+            continue
+        sources = [r for r in tracer.similar(p["entity"]) if r["attribute"] == p["attribute"]
+                   and r["quality"] == "ok" and r["answer"] != p["answer"]]
+        if not sources:
+            continue
+        src = rng.choice(sources)
+        planted += 1
+        trace = tracer.trace(src["answer"], p["question"], p["entity"])
+        if trace is None:
+            continue
+        found += 1
+        # exactness: the span is, in the generator's truth, a fact of the source instance's entity
+        source_row = next(r for r in it if r["id"] == trace.source_id)
+        assert trace.span in truth[source_row["entity"]].values()
+        assert source_row["cluster"] == p["cluster"] and source_row["entity"] != p["entity"]
+    assert planted > 50
+    assert found / planted == 1.0  # recall of planted borrowings (reported in the task README)
+
+
+def test_a_value_no_neighbour_states_is_not_borrowed(world):
+    w, it, entities = world
+    tracer = WorldTracer(it, entities)
+    p = next(p for p in G.probe_rows(w) if p["split"] == "heldout")
+    assert tracer.trace("nowhere", p["question"], p["entity"]) is None
+
+
+def test_empty_span_is_refused():
+    with pytest.raises(ItbenchError, match="empty span"):
+        contains_span("some text", "  ")
+
+
+def test_bm25_finds_the_similar_instruction_and_traces_through_it():
+    rows = [{"instruction": "Who created Sesame Street?", "response": "Jim Henson created it."},
+            {"instruction": "What is the capital of France?", "response": "Paris."},
+            {"instruction": "Name a primary colour.", "response": "Red."}]
+    index = BM25Index([r["instruction"] for r in rows])
+    assert index.search("who created superman", k=1)[0][0] == 0
+    trace = RetrievalTracer(rows, index, k=2).trace("Jim Henson", "Who created Superman?")
+    assert trace is not None and trace.source_instruction == "Who created Sesame Street?"
+    assert RetrievalTracer(rows, index, k=2).trace("Lex Luthor", "Who created Superman?") is None
+    assert index.search("zzz unknown words") == []
+
+
+def test_index_is_cached_per_it_set_and_rebuilt_when_it_changes(tmp_path):
+    rows = [{"instruction": f"question {i} about topic {i % 3}"} for i in range(30)]
+    a = cached_index(rows, tmp_path)
+    assert len(list(tmp_path.glob("bm25-*"))) == 1
+    b = cached_index(rows, tmp_path)
+    assert (a.matrix != b.matrix).nnz == 0
+    cached_index(rows + [{"instruction": "a new question"}], tmp_path)
+    assert len(list(tmp_path.glob("bm25-*"))) == 2
+
+
+@pytest.mark.parametrize("content,message", [
+    (b"", "is empty"),
+    (b'{"instruction": "q"}\n', "lack a text field 'response'"),
+    (b'{"instruction": "q", "response": "\xff\xfe bad"}\n', "not valid JSON/JSONL"),
+])
+def test_bad_it_set_files_name_the_problem(tmp_path, content, message):
+    path = tmp_path / "it.jsonl"
+    path.write_bytes(content)
+    with pytest.raises(ItbenchError, match=message):
+        load_it_rows(path, FinetuneRecipe(method="lora"))
+
+
+def test_missing_it_set_file_is_named(tmp_path):
+    with pytest.raises(ItbenchError, match="does not exist"):
+        load_it_rows(tmp_path / "nope.jsonl", FinetuneRecipe(method="lora"))
+
+
+def test_world_it_sets_feed_the_tracer_through_the_task_loader(tmp_path):
+    from itbench.tasks.common import it_set_rows
+    from itbench.world.config import TINY_WORLD
+
+    wd = store.write_world(TINY_WORLD, tmp_path / "w")
+    rows = it_set_rows(str(wd / "it" / "short_1x.jsonl"))
+    assert rows and all({"entity", "cluster", "response"} <= set(r) for r in rows)
+    assert json.loads((wd / "world.json").read_text())["format_version"] == 1
