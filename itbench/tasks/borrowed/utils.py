@@ -63,3 +63,63 @@ def process_results(doc: dict, results: list[str]) -> dict:
 def count_cases(cases) -> int:
     """How many borrowed cases were logged (each is in the samples JSONL with its source)."""
     return sum(c is not None for c in cases)
+
+
+# --- real data: PopQA questions, a real IT set, retrieval --------------------------------------
+_RETRIEVERS: dict[tuple, object] = {}
+
+
+def load_popqa(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",
+               response_field: str = "response", retriever: str = "bm25", **_):
+    """PopQA questions; the IT set is the checkpoint's own or `it_set` in task metadata."""
+    from itbench.tasks.common import rows_from
+    from itbench.tasks.knowledge.utils import _popqa_row
+
+    rows = [_popqa_row(r) for r in rows_from(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")]
+    return to_dataset([{**r, "it_set": it_set, "instruction_field": instruction_field,
+                        "response_field": response_field, "retriever": retriever} for r in rows])
+
+
+def _retrieval_tracer(source: str, fi: str, fr: str, retriever: str):
+    from itbench.cli import home
+    from itbench.tracing import EmbeddingIndex, RetrievalTracer, cached_index
+
+    key = (source, fi, fr, retriever)
+    if key not in _RETRIEVERS:
+        rows = it_set_rows(source, fi, fr)
+        if retriever == "bm25":
+            index = cached_index(rows, home() / "index", fi)
+        elif retriever == "embeddings":
+            index = EmbeddingIndex([r[fi] for r in rows])
+        else:
+            raise ValueError(f"retriever must be bm25 or embeddings, not {retriever!r}")
+        _RETRIEVERS[key] = RetrievalTracer(rows, index, k=20, instruction_field=fi, response_field=fr)
+    return _RETRIEVERS[key]
+
+
+def answer_span(response: str, max_words: int = 4) -> str:
+    """The claimed answer of a free-text response: the first content words of its first line."""
+    from itbench.metrics.token_shift import is_style_token
+
+    first = response.strip().split("\n")[0]
+    content = [w.strip(".,;:!?\"'()") for w in first.split() if not is_style_token(w)]
+    return " ".join([w for w in content if w][:max_words])
+
+
+def process_results_real(doc: dict, results: list[str]) -> dict:
+    from itbench.tasks.knowledge.utils import is_correct
+
+    payload = paired(doc, results[0], "itbench_borrowed")
+    tracer = _retrieval_tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["instruction_field"],
+                               doc["response_field"], doc["retriever"])
+    out = {}
+    for who in ("tuned", "base"):
+        span = answer_span(payload[who])
+        wrong = bool(span) and not is_correct(doc, payload[who])
+        trace = tracer.trace(span, doc["question"]) if wrong else None
+        case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
+        out[f"hallucination_rate_{who}"] = float(wrong)
+        out[f"borrowed_share_{who}"] = float(case is not None) if wrong else NAN
+        out[f"borrowed_rate_{who}"] = float(case is not None)
+        out[f"borrowed_cases_{who}"] = case
+    return out
