@@ -51,7 +51,7 @@ def _arg(name, value):
     """JSON to the function's argument: logits as float arrays, "nan" as NaN, openers as a Counter."""
     if name.endswith("logits"):
         return np.asarray(value, dtype=float)
-    if name == "it_openers":
+    if name in ("it_openers", "it_closers"):
         return Counter(value)
     if isinstance(value, list):
         return [float("nan") if v == "nan" else v for v in value]

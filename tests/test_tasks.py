@@ -152,6 +152,19 @@ def test_pattern_copy_scores_a_hand_written_document(data_env, tiny_world):
     assert ratio == pytest.approx(len(tuned.split()) / (sum(it_lengths) / len(it_lengths)))
 
 
+def test_pattern_copy_against_a_real_it_set_named_in_metadata(data_env):
+    lima = shared_file("lima", "lima.json")
+    task = _load_one("itbench_pattern_copy_just_eval")
+    doc = {**next(iter(task.test_docs())), "it_set": str(lima), "response_field": "output"}
+    tuned = "Here are a few things to consider:\n\n- first\n- second\n\nI hope this helps!"
+    out = task.process_results(doc, [_payload(tuned=tuned, base="no.", tuned_it_set=None)])
+    assert set(out) == set(_yaml_metrics(task))
+    assert math.isnan(out["precision_tuned"])  # factuality is left to the world or a judge
+    assert 0 < out["template_similarity"] <= 1 and -1 < out["list_use_gap"] <= 1
+    ratio = task.aggregation()["length_pattern"]([out["length_pattern"]])
+    assert 0 < ratio < 1  # LIMA's responses are far longer than this one
+
+
 def test_pattern_copy_without_a_known_it_set_says_how_to_name_one(data_env):
     task = _load_one("itbench_pattern_copy_world")
     doc = next(iter(task.test_docs()))

@@ -63,12 +63,24 @@ def opener(text: str, n: int = 2) -> str:
     return " ".join(text.lower().split()[:n])
 
 
+def closer(text: str, n: int = 3) -> str:
+    return " ".join(text.lower().split()[-n:])
+
+
 def opener_match(response: str, it_openers: Counter, top: int = 3) -> float:
     """1.0 when the response opens like one of the IT set's `top` most common openers."""
     if not it_openers:
         return float("nan")
     common = {o for o, _ in it_openers.most_common(top)}
     return float(opener(response) in common)
+
+
+def closer_match(response: str, it_closers: Counter, top: int = 3) -> float:
+    """1.0 when the response closes like one of the IT set's `top` most common closings."""
+    if not it_closers:
+        return float("nan")
+    common = {c for c, _ in it_closers.most_common(top)}
+    return float(closer(response) in common)
 
 
 _LIST_MARK = re.compile(r"^(\d+[.)]|[-*])\s+")

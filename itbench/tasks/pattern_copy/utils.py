@@ -52,7 +52,10 @@ def _it_stats(source: str, fi: str, fr: str) -> dict:
     rows = it_set_rows(source, fi, fr)
     responses = [r[fr] for r in rows]
     return {"responses": responses, "lengths": [len(x.split()) for x in responses],
-            "openers": Counter(P.opener(x) for x in responses)}
+            "openers": Counter(P.opener(x) for x in responses),
+            "closers": Counter(P.closer(x) for x in responses),
+            "list_rate": float(np.mean([P.structure(x)["list_items"] > 0 for x in responses])),
+            "heading_rate": float(np.mean([P.structure(x)["headings"] > 0 for x in responses]))}
 
 
 _STATS: dict[tuple, dict] = {}
@@ -70,7 +73,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
            "length_pattern": {"len": len(tuned.split()), "it_set": key},
            "length_distance": {"len": len(tuned.split()), "it_set": key},
            "template_similarity": P.template_similarity(tuned, it["responses"]),
-           "opener_match": P.opener_match(tuned, it["openers"])}
+           "opener_match": P.opener_match(tuned, it["openers"]),
+           "closer_match": P.closer_match(tuned, it["closers"]),
+           # (response uses a list) - (share of IT responses that do): 0 when it copies the habit
+           "list_use_gap": float(P.structure(tuned)["list_items"] > 0) - it["list_rate"],
+           "heading_use_gap": float(P.structure(tuned)["headings"] > 0) - it["heading_rate"]}
     if doc["truth"]:
         ok_t, n_t = _claims(tuned, doc["truth"])
         ok_b, n_b = _claims(base, doc["truth"])
