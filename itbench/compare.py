@@ -96,16 +96,20 @@ def checkpoint_table(results: dict[str, dict]) -> str:
     return "\n".join(rows)
 
 
+def _pairs(results: dict[str, dict], part: str, other: str):
+    """(name, counterpart) for every checkpoint whose name holds `part` and whose counterpart (the
+    same name with `other` in its place) was evaluated too, in name order."""
+    for name in sorted(results):
+        twin = name.replace(part, other, 1)
+        if part in name and twin in results:
+            yield name, twin
+
+
 def paper_comparisons(results: dict[str, dict]) -> str:
     """The paper's questions for every size and style the zoo has both LoRA and full for."""
-    K, T, PC, BT = TASKS
+    K, T = TASKS[:2]
     lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
-    for name in sorted(results):
-        if not name.startswith("lora-"):
-            continue
-        full = "full-" + name.removeprefix("lora-")
-        if full not in results:
-            continue
+    for name, full in _pairs(results, "lora-", "full-"):
         lo, fu = results[name], results[full]
         lines.append(f"| full fine-tuning forgets more than LoRA (retention LoRA - full) | {name} vs {full} | "
                      f"{diff(metric(lo, K, 'retention'), metric(fu, K, 'retention'))} |")
@@ -126,12 +130,7 @@ def hallucination_comparisons(results: dict[str, dict]) -> str:
     fine-tuning's borrowed-token rate exceeds LoRA's and the base's."""
     _, _, PC, BT = TASKS
     lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
-    for name in sorted(results):
-        if "-long-" not in name:
-            continue
-        short = name.replace("-long-", "-short-")
-        if short not in results:
-            continue
+    for name, short in _pairs(results, "-long-", "-short-"):
         lo, sh = results[name], results[short]
         lines.append(f"| the long style lowers factual precision (short - long) | {short} vs {name} | "
                      f"{diff(metric(sh, PC, 'precision_tuned'), metric(lo, PC, 'precision_tuned'))} |")
