@@ -52,10 +52,17 @@ def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit:
     arg = "lora" if checkpoint.is_adapter(path) else "tuned"
     import os
 
-    os.environ["ITBENCH_WORLD"] = str(world)
-    res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={zoo / 'base'},{arg}={path}",
-                                  tasks=list(TASKS), task_manager=TaskManager(include_path=tasks_path()),
-                                  bootstrap_iters=1000, limit=limit)
+    os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
+    import contextlib
+
+    # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
+    # per checkpoint. They go to a log beside the results; the caller prints one line per checkpoint.
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with open(out_dir / f"{name}.log", "w") as logf, contextlib.redirect_stdout(logf), \
+            contextlib.redirect_stderr(logf):
+        res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={zoo / 'base'},{arg}={path}",
+                                      tasks=list(TASKS), task_manager=TaskManager(include_path=tasks_path()),
+                                      bootstrap_iters=1000, limit=limit)
     res.pop("samples", None)
     res["itbench"] = {"key": key, "checkpoint": name, "manifest": checkpoint.read_manifest(path, required=False)}
     atomic.write_text(out, json.dumps(res, default=handle_non_serializable, indent=1))
