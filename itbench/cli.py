@@ -100,7 +100,9 @@ def cmd_finetune(args) -> int:
         path = Path(args.judge_scores)
         if not path.exists():
             raise ItbenchError(f"judge scores file {path} does not exist")
-        rows = [json.loads(line) for line in path.read_text().split("\n") if line.strip()]
+        from itbench.models.finetune import read_json_rows
+
+        rows = read_json_rows(path)
         scores = {r["id"]: float(r["score"]) for r in rows}
     manifest = finetune(args.base, args.data, recipe, args.out, judge_scores=scores)
     print(f"{args.method} checkpoint at {args.out} ({manifest['training']['steps']} steps, "

@@ -7,6 +7,7 @@ the base's fingerprints and the task versions: a rerun evaluates only what chang
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from pathlib import Path
@@ -16,8 +17,10 @@ from itbench.utils import atomic
 
 TASKS = ("itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world", "itbench_borrowed_world")
 Z95 = 1.96
+COMPARISON_HEADER = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
 
 
+@functools.cache
 def _task_versions() -> dict:
     import yaml
 
@@ -115,7 +118,7 @@ def _pairs(results: dict[str, dict], part: str, other: str):
 def paper_comparisons(results: dict[str, dict]) -> str:
     """The paper's questions for every size and style the zoo has both LoRA and full for."""
     K, T = TASKS[:2]
-    lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
+    lines = list(COMPARISON_HEADER)
     for name, full in _pairs(results, "lora-", "full-"):
         lo, fu = results[name], results[full]
         lines.append(f"| full fine-tuning forgets more than LoRA (retention LoRA - full) | {name} vs {full} | "
@@ -136,7 +139,7 @@ def hallucination_comparisons(results: dict[str, dict]) -> str:
     """Findings 2 and 3: the long style lowers factual precision and adds invented details; full
     fine-tuning's borrowed-token rate exceeds LoRA's and the base's."""
     _, _, PC, BT = TASKS
-    lines = ["| question | checkpoints | difference [95% CI] -> holds? |", "|---|---|---|"]
+    lines = list(COMPARISON_HEADER)
     for name, short in _pairs(results, "-long-", "-short-"):
         lo, sh = results[name], results[short]
         lines.append(f"| the long style lowers factual precision (short - long) | {short} vs {name} | "

@@ -97,7 +97,7 @@ def check_adapter_base(adapter: str | Path, base: str | Path) -> None:
         raise ItbenchError(f"adapter {adapter} was trained on {recorded}, not {base_s}: pass the adapter's own base")
 
 
-def load(path_or_name: str | Path, adapter: str | Path | None = None, merge: bool = False):
+def load(path_or_name: str | Path, adapter: str | Path | None = None):
     """(model, tokenizer) in eval mode: a full model, or a base with a peft adapter on top."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -123,8 +123,6 @@ def load(path_or_name: str | Path, adapter: str | Path | None = None, merge: boo
         except (RuntimeError, ValueError, KeyError) as err:
             raise ItbenchError(f"adapter {adapter} does not fit base {src} ({str(err).splitlines()[0]}): "
                                "pass the adapter's own base") from err
-        if merge:
-            model = model.merge_and_unload()
     model.eval()
     return model, tokenizer
 

@@ -27,7 +27,7 @@ def load_it_rows(data: str | Path, recipe: FinetuneRecipe) -> list[dict]:
         if path.stat().st_size == 0:
             raise ItbenchError(f"instruction-tuning set {path} is empty: give a file with at least one row")
         try:
-            rows = _read_json_rows(path)
+            rows = read_json_rows(path)
         except (json.JSONDecodeError, UnicodeDecodeError) as err:
             raise ItbenchError(f"instruction-tuning set {path} is not valid JSON/JSONL ({err})") from err
     else:
@@ -49,7 +49,8 @@ def load_it_rows(data: str | Path, recipe: FinetuneRecipe) -> list[dict]:
     return rows
 
 
-def _read_json_rows(path: Path) -> list[dict]:
+def read_json_rows(path: Path) -> list[dict]:
+    """Rows of a JSON file (a list, or {"data": [...]}) or a JSONL file (a row a line)."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".json":
         data = json.loads(text)

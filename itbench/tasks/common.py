@@ -3,7 +3,6 @@ paired payload check."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -29,10 +28,9 @@ def rows_from(source: str, hub_name: str, split: str, env: str, **hub_kwargs) ->
         path = Path(local).expanduser()
         if not path.exists():
             raise ItbenchError(f"data file {path} does not exist (from {'metadata' if source else env})")
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".json":
-            return json.loads(text)
-        return [json.loads(line) for line in text.split("\n") if line.strip()]
+        from itbench.models.finetune import read_json_rows
+
+        return read_json_rows(path)
     import datasets
 
     try:

@@ -52,12 +52,16 @@ def process_results(doc: dict, results: list[str]) -> dict:
     tracer = _tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["world"])
     out = {}
     for who in ("tuned", "base"):
-        wrong, case = _judge(doc, payload[who], tracer)
-        out[f"hallucination_rate_{who}"] = float(wrong)
-        out[f"borrowed_share_{who}"] = float(case is not None) if wrong else NAN
-        out[f"borrowed_rate_{who}"] = float(case is not None)
-        out[f"borrowed_cases_{who}"] = case
+        out.update(_record(who, *_judge(doc, payload[who], tracer)))
     return out
+
+
+def _record(who: str, wrong: bool, case: dict | None) -> dict:
+    """The per-document metrics of one model's answer: wrong or not, and its borrowed case."""
+    return {f"hallucination_rate_{who}": float(wrong),
+            f"borrowed_share_{who}": float(case is not None) if wrong else NAN,
+            f"borrowed_rate_{who}": float(case is not None),
+            f"borrowed_cases_{who}": case}
 
 
 def count_cases(cases) -> int:
@@ -118,8 +122,5 @@ def process_results_real(doc: dict, results: list[str]) -> dict:
         wrong = bool(span) and not is_correct(doc, payload[who])
         trace = tracer.trace(span, doc["question"]) if wrong else None
         case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
-        out[f"hallucination_rate_{who}"] = float(wrong)
-        out[f"borrowed_share_{who}"] = float(case is not None) if wrong else NAN
-        out[f"borrowed_rate_{who}"] = float(case is not None)
-        out[f"borrowed_cases_{who}"] = case
+        out.update(_record(who, wrong, case))
     return out

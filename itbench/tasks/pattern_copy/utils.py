@@ -105,7 +105,3 @@ def length_distance(items) -> float:
     """KS statistic between the response lengths and the IT set's."""
     return P.length_distance(*_lengths(items))
 
-
-def nan_mean(values) -> float:
-    v = np.asarray(values, float)
-    return float(np.nanmean(v)) if v.size and not np.isnan(v).all() else NAN
