@@ -139,20 +139,122 @@ def cmd_doctor(args) -> int:
 def cmd_demo(args) -> int:
     from itbench.models.zoo import build_zoo
 
-    print("itbench demo: building the synthetic world and its model organisms (cached after the first run)")
+    t_start = time.perf_counter()
+    print("itbench demo [1/4]: building the synthetic world and its model organisms (cached after the first run)",
+          flush=True)
     world = _ensure_world(args)
     out = Path(args.out or home() / "zoo")
     t0 = time.perf_counter()
     results = build_zoo(world, out, base_recipe=_base_recipe(args), progress=sys.stderr.isatty())
     print(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {out}")
     print(_zoo_table(results))
-    print("\nPaired evaluation through lm-eval of every tuned checkpoint against the base "
-          "(cached after the first run):")
-    args.zoo, args.checkpoints, args.limit = str(out), None, None
-    args.out = str(out.parent / "results")
+    print("\nitbench demo [2/4]: the itbench suite through lm-eval, every tuned checkpoint paired with the base "
+          "(cached after the first run):", flush=True)
+    results_dir = out.parent / "results"
+    args.zoo, args.checkpoints, args.limit, args.out = str(out), None, None, str(results_dir)
     cmd_compare(args)
-    print(f"\nworld files: {world}\ncheckpoints: {out} (each with itbench_manifest.json)")
+    board_dir = Path(args.leaderboard or home() / "leaderboard")
+    print(f"\nitbench demo [3/4]: the leaderboard -> {board_dir}", flush=True)
+    _write_leaderboard([results_dir], board_dir, f"itbench demo --leaderboard {args.leaderboard or 'DIR'}")
+    print("\nitbench demo [4/4]: the release gate on every checkpoint, default policy "
+          f"({_policy_path('default')})", flush=True)
+    gate_dir = results_dir / "gate"
+    lines = ["| checkpoint | verdict | failed checks |", "|---|---|---|"]
+    for name in sorted(p.name for p in results_dir.iterdir() if (p / "results.json").exists()):
+        report = _gate("default", str(out / "base"), [str(results_dir / name)], None, gate_dir / f"{name}.xml",
+                       gate_dir / f"{name}.md", quiet=True)
+        failed = [v.name for v in report.verdicts if v.status != "pass"]
+        lines.append(f"| {name} | {'PASS' if report.passed else 'FAIL'} | {'; '.join(failed) or '-'} |")
+    print("\n".join(lines))
+    print(f"\ndone in {time.perf_counter() - t_start:.0f}s. Where to look:\n"
+          f"  leaderboard page:  {board_dir / 'index.html'} (open it in a browser; no server needed)\n"
+          f"  leaderboard data:  {board_dir / 'leaderboard.csv'}, leaderboard.json, leaderboard.md\n"
+          f"  comparisons:       {results_dir / 'comparisons.md'}\n"
+          f"  gate reports:      {gate_dir}/<checkpoint>.md and .xml (JUnit)\n"
+          f"  lm-eval results:   {results_dir}/<checkpoint>/ (results.json, samples_*.jsonl; logs *.log)\n"
+          f"  world, zoo:        {world}, {out}")
     return 0
+
+
+def _write_leaderboard(paths: list, out: Path, command: str):
+    from itbench import leaderboard, render
+    from itbench.results import find_results, read_run
+
+    runs = [read_run(p) for p in find_results(paths)]
+    board = leaderboard.build(runs)
+    render.write(board, out, command)
+    tuned = sum(r.method != "base" for r in board.rows)
+    cases = sum(len(c) for c in board.cases.values())
+    print(f"leaderboard of {tuned} checkpoints over {len(board.tasks)} tasks ({cases} borrowed-token cases) in {out}")
+    return board
+
+
+def cmd_leaderboard(args) -> int:
+    command = "itbench leaderboard " + " ".join(args.results) + f" --out {args.out}"
+    _write_leaderboard(args.results, Path(args.out), command)
+    return 0
+
+
+def _policy_path(policy: str) -> Path:
+    """A policy file, or the name of one shipped with itbench (itbench/policies/NAME.toml)."""
+    p = Path(policy)
+    if p.suffix or p.exists():
+        return p
+    shipped = Path(__file__).parent / "policies" / f"{policy}.toml"
+    if not shipped.exists():
+        names = sorted(f.stem for f in shipped.parent.glob("*.toml"))
+        raise ItbenchError(f"no policy file {policy!r}, and itbench ships no policy of that name ({', '.join(names)})")
+    return shipped
+
+
+def _gate(policy_name: str, base: str, results: list[str] | None, candidate: str | None, junit_path,
+          summary_path, quiet: bool = False, run_dir: Path | None = None, limit: int | None = None):
+    import itbench
+    from itbench import compare, gate
+    from itbench.models.paired import _identity
+    from itbench.results import find_results, read_run
+    from itbench.utils import atomic
+
+    policy = gate.load_policy(_policy_path(policy_name))
+    base_id = _identity(base)
+    failed: dict[str, str] = {}
+    if results:
+        runs = [read_run(p) for p in find_results(results)]
+    else:
+        from itbench.models import checkpoint
+
+        if checkpoint.is_local(candidate):
+            checkpoint.check_folder(candidate)  # a missing or half-written candidate is an error, not a fail
+        folder = Path(run_dir or home() / "gate" / Path(candidate).name)
+        print(f"itbench gate: running {', '.join(policy.tasks)} for {candidate} against {base} "
+              f"(lm-eval's output: {folder}.log)", flush=True)
+        try:
+            compare.run_paired(base, candidate, policy.tasks, folder, Path(f"{folder}.log"), limit=limit)
+            runs = [read_run(folder / compare.RESULTS_FILE)]
+        except ItbenchError:
+            raise
+        except Exception as err:  # a task that crashes fails the gate (fail closed), with the reason
+            failed = {t: f"{type(err).__name__}: {err}" for t in policy.tasks}
+            runs = []
+    report = gate.judge(runs, policy, base_id, compare.task_versions(), itbench.__version__, failed_tasks=failed)
+    if report.candidate == "?" and candidate:
+        report.candidate = Path(candidate).name
+    if junit_path:
+        atomic.write_text(junit_path, gate.junit(report))
+    if summary_path:
+        atomic.write_text(summary_path, gate.markdown(report, policy.confidence))
+    if not quiet:
+        print(gate.markdown(report, policy.confidence))
+    return report
+
+
+def cmd_gate(args) -> int:
+    if bool(args.results) == bool(args.candidate):
+        raise ItbenchError("give either --results (existing lm-eval results of the candidate) or --candidate "
+                           "(a checkpoint or LoRA adapter to evaluate now), not both or neither")
+    report = _gate(args.policy, args.base, args.results, args.candidate, args.junit, args.summary,
+                   run_dir=Path(args.run_dir) if args.run_dir else None, limit=args.limit)
+    return 0 if report.passed else 1
 
 
 def cmd_compare(args) -> int:
@@ -253,6 +355,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
     world_args(c)
     c.set_defaults(func=cmd_compare)
+    lb = sub.add_parser("leaderboard", help="a leaderboard (CSV, JSON, Markdown, HTML) from lm-eval results")
+    lb.add_argument("results", nargs="+", help="results files, or folders holding results*.json (with samples)")
+    lb.add_argument("--out", required=True, help="output folder (replaced whole, atomically)")
+    lb.set_defaults(func=cmd_leaderboard)
+    g = sub.add_parser("gate", help="judge a candidate against its base under a policy (exit 0 pass, 1 fail, 2 error)")
+    g.add_argument("--policy", default="default", help="policy file (.toml/.yaml) or a shipped policy's name "
+                                                       "(default: default)")
+    g.add_argument("--base", required=True, help="the base the candidate was tuned from (folder or hub name)")
+    g.add_argument("--results", nargs="+", help="existing results of the candidate (files or folders)")
+    g.add_argument("--candidate", help="a checkpoint folder or LoRA adapter to evaluate now, on the policy's tasks")
+    g.add_argument("--run-dir", help="where a run the gate starts writes its results (default $ITBENCH_HOME/gate/NAME)")
+    g.add_argument("--limit", type=int, default=None, help="documents per task in a run the gate starts (smoke runs)")
+    g.add_argument("--junit", help="write JUnit XML here")
+    g.add_argument("--summary", help="write a Markdown summary here")
+    g.set_defaults(func=cmd_gate)
     sub.add_parser("eval", help="run lm-eval with itbench's tasks and paired model (flags pass through)")
     sub.add_parser("tasks-path", help="print the folder to give lm_eval --include_path")
     d = sub.add_parser("doctor", help="check the installed backends")
@@ -261,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm = sub.add_parser("demo", help="the main job on the embedded world (cached after the first run)")
     dm.add_argument("--world", help="a world folder (default: build the embedded one)")
     dm.add_argument("--out", help="zoo folder (default $ITBENCH_HOME/zoo)")
+    dm.add_argument("--leaderboard", help="leaderboard folder (default $ITBENCH_HOME/leaderboard)")
     world_args(dm)
     dm.set_defaults(func=cmd_demo)
     return p
@@ -326,6 +444,16 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except (ItbenchError, ValueError) as err:
         print(f"itbench: error: {err}", file=sys.stderr)
+        return 2
+    except Exception as err:
+        if args.command != "gate":
+            raise
+        # The gate's exit code is its contract: 1 means "judged and failed", so an unexpected error
+        # must not look like one.
+        import traceback
+
+        traceback.print_exc()
+        print(f"itbench: error: the gate could not judge ({type(err).__name__}: {err})", file=sys.stderr)
         return 2
 
 

@@ -21,7 +21,8 @@ COMPARISON_HEADER = ["| question | checkpoints | difference [95% CI] -> holds? |
 
 
 @functools.cache
-def _task_versions() -> dict:
+def task_versions() -> dict:
+    """Every itbench task's metadata version, as installed."""
     import yaml
 
     from itbench.tasks import tasks_path
@@ -34,8 +35,19 @@ def _task_versions() -> dict:
     return out
 
 
-def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
-    """lm-eval results of one tuned checkpoint paired with the zoo's base (cached)."""
+RESULTS_FILE = "results.json"
+LAYOUT = 2  # results.json + samples_<task>.jsonl per checkpoint folder (1: a results file alone)
+
+
+def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder: Path, log: Path,
+               limit: int | None = None, extra: dict | None = None) -> dict:
+    """One lm-eval run of `tasks` with the candidate (a full checkpoint or a LoRA adapter) paired
+    with its base. Written to `folder`: lm-eval's results.json and one samples_<task>.jsonl per task
+    (each document with both models' answers and per-document metrics, borrowed cases included), as
+    `lm_eval --output_path --log_samples` writes them; the folder is replaced whole or not at all.
+    lm-eval's own output goes to `log`."""
+    import contextlib
+
     import lm_eval
     from lm_eval.tasks import TaskManager
     from lm_eval.utils import handle_non_serializable
@@ -43,33 +55,52 @@ def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit:
     import itbench.models.paired  # noqa: F401  (registers --model itbench)
     from itbench.tasks import tasks_path
 
+    arg = "lora" if checkpoint.is_adapter(candidate) else "tuned"
+    # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
+    # per checkpoint. They go to the log; the caller prints one line per checkpoint.
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as logf, contextlib.redirect_stdout(logf), contextlib.redirect_stderr(logf):
+        res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={base},{arg}={candidate}",
+                                      tasks=list(tasks), task_manager=TaskManager(include_path=tasks_path()),
+                                      bootstrap_iters=1000, limit=limit, log_samples=True)
+    samples = res.pop("samples")
+    res["itbench"] = extra or {}
+    with atomic.build_dir(folder) as tmp:
+        (tmp / RESULTS_FILE).write_text(json.dumps(res, default=handle_non_serializable, indent=1))
+        for task, rows in samples.items():
+            with open(tmp / f"samples_{task}.jsonl", "w") as f:
+                for row in rows:
+                    f.write(json.dumps(row, default=handle_non_serializable) + "\n")
+    return json.loads((folder / RESULTS_FILE).read_text())
+
+
+def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
+    """lm-eval results of one zoo checkpoint paired with the zoo's base, in out_dir/<name>/ (cached
+    by both fingerprints, the task versions and the limit)."""
+    import os
+
     path = zoo / name
     key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path),
                               "base": checkpoint.weights_fingerprint(zoo / "base"),
-                              "tasks": _task_versions(), "limit": limit})[:16]
-    out = out_dir / f"{name}.json"
-    if out.exists():
-        cached = json.loads(out.read_text())
-        if cached.get("itbench", {}).get("key") == key:
-            return cached
-    arg = "lora" if checkpoint.is_adapter(path) else "tuned"
-    import os
-
+                              "tasks": task_versions(), "limit": limit, "layout": LAYOUT})[:16]
+    folder = out_dir / name
+    cached = _read_cached(folder / RESULTS_FILE, key)
+    if cached is not None:
+        return cached
     os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
-    import contextlib
+    return run_paired(zoo / "base", path, list(TASKS), folder, out_dir / f"{name}.log", limit=limit,
+                      extra={"key": key, "checkpoint": name,
+                             "manifest": checkpoint.read_manifest(path, required=False)})
 
-    # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
-    # per checkpoint. They go to a log beside the results; the caller prints one line per checkpoint.
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / f"{name}.log", "w") as logf, contextlib.redirect_stdout(logf), \
-            contextlib.redirect_stderr(logf):
-        res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={zoo / 'base'},{arg}={path}",
-                                      tasks=list(TASKS), task_manager=TaskManager(include_path=tasks_path()),
-                                      bootstrap_iters=1000, limit=limit)
-    res.pop("samples", None)
-    res["itbench"] = {"key": key, "checkpoint": name, "manifest": checkpoint.read_manifest(path, required=False)}
-    atomic.write_text(out, json.dumps(res, default=handle_non_serializable, indent=1))
-    return json.loads(out.read_text())
+
+def _read_cached(path: Path, key: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None  # a damaged cache entry is recomputed
+    return cached if cached.get("itbench", {}).get("key") == key else None
 
 
 def metric(results: dict, task: str, name: str) -> tuple[float, float]:

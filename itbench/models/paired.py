@@ -110,8 +110,9 @@ class PairedLM(LM):
         manifest = checkpoint.read_manifest(lora or tuned, required=False) if checkpoint.is_local(lora or tuned) \
             else None
         self.tuned_it_set = (manifest or {}).get("data", {}).get("source")
-        base_key = (checkpoint.weights_fingerprint(base) if checkpoint.is_local(base)
-                    else atomic.sha256_json({"hub": str(base)})[:16])
+        self.manifest = manifest or {}
+        base_key = _identity(base)
+        self.base_key = base_key
         folder = None if reference_cache == "none" else Path(reference_cache or _home() / "reference")
         self.cache = ReferenceCache(folder, base_key)
         self._vllm = None
@@ -128,6 +129,25 @@ class PairedLM(LM):
         if diff < 1e-6:
             raise ItbenchError(f"{self.tuned_name} computes the same logits as its base {self.base_name}: the "
                                "adapter or checkpoint did not change the model (see lm-eval issue #2432)")
+
+    def get_model_info(self) -> dict:
+        """What lm-eval records under results["config"]: which base and tuned checkpoint were paired
+        (by weights fingerprint where local) and how the tuned one was made, so a leaderboard can
+        group results by base and a release gate can refuse results of another base."""
+        import itbench
+
+        m = self.manifest
+        return {"itbench": {
+            "suite_version": itbench.__version__,
+            "base": {"name": self.base_name, "fingerprint": self.base_key},
+            "tuned": {"name": m.get("name") or Path(self.tuned_name).name, "path": self.tuned_name,
+                      "fingerprint": _identity(self.lora or self.tuned_name),
+                      "kind": "lora" if self.lora is not None else "full-weights"},
+            "method": m.get("method") or ("lora" if self.lora is not None else "tuned"),
+            "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
+                       "rows": (m.get("data") or {}).get("rows"),
+                       "trained_rows": (m.get("data") or {}).get("trained_rows")},
+            "backend": self.backend}}
 
     # --- generation -------------------------------------------------------------------------
     def _hf_generate(self, model, prompts: list[str], until: list[str], max_tokens: int) -> list[tuple[str, list]]:
@@ -249,6 +269,13 @@ class PairedLM(LM):
 
     def loglikelihood_rolling(self, requests):
         self.loglikelihood(requests)
+
+
+def _identity(name_or_path: str) -> str:
+    """A checkpoint's identity: its weights fingerprint when local, else a hash of its hub name."""
+    if checkpoint.is_local(name_or_path):
+        return checkpoint.weights_fingerprint(name_or_path)
+    return atomic.sha256_json({"hub": str(name_or_path)})[:16]
 
 
 def _cut_ids(ids: list[int], eos: int | None, pad: int | None) -> list[int]:

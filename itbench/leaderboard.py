@@ -1,0 +1,205 @@
+"""The leaderboard as data: one row per checkpoint, grouped by base, built from lm-eval results.
+
+`build` reads nothing but the runs it is given and prints nothing (alpaca_eval's make_leaderboard);
+rendering to CSV, Markdown and HTML is in itbench.render.
+
+Metric names follow the tasks. A metric with a `_tuned` and a `_base` variant (acc, length,
+precision, borrowed_rate, ...) is one column: the tuned side in a checkpoint's row, the base side
+in its base's row, and the checkpoint's change from its base beside it, with a 95% interval from
+the per-document pairs where the samples are there (paired: both models answered the same
+documents), else from the two standard errors. Metrics that already compare the two models
+(retention, mean KL, shifted share, ...) appear in checkpoints' rows only.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from itbench.results import Run, metric_names, per_document, stderr, value
+
+Z95 = 1.96
+METHOD_ORDER = {"base": 0, "lora": 1, "full": 2, "neftune": 3, "filtered": 4}
+
+
+@dataclass
+class Stat:
+    value: float
+    stderr: float
+    n: int
+
+    def ci(self, z: float = Z95) -> tuple[float, float]:
+        if math.isnan(self.stderr):
+            return (math.nan, math.nan)
+        return (self.value - z * self.stderr, self.value + z * self.stderr)
+
+
+@dataclass
+class Change:
+    value: float
+    low: float
+    high: float
+    n: int
+    paired: bool
+
+
+@dataclass
+class Row:
+    base: str  # the base's name
+    base_id: str  # its weights fingerprint (or hub-name hash)
+    checkpoint: str
+    checkpoint_id: str
+    method: str
+    it_style: str | None
+    it_size: int | None  # items the checkpoint was tuned on
+    it_scale: str | None
+    suite_version: str
+    lm_eval_version: str
+    task_versions: dict[str, object]
+    metrics: dict[str, dict[str, Stat]] = field(default_factory=dict)  # task -> metric -> Stat
+    changes: dict[str, dict[str, Change]] = field(default_factory=dict)  # task -> metric -> Change
+
+
+@dataclass
+class Board:
+    rows: list[Row]
+    cases: dict[str, list[dict]]  # checkpoint id -> borrowed-token cases (the tuned model's)
+    tasks: list[str]
+
+
+def paired_names(names: list[str]) -> list[str]:
+    """Metrics that exist as both X_tuned and X_base, by X."""
+    have = set(names)
+    return [n[:-len("_tuned")] for n in names if n.endswith("_tuned") and n[:-len("_tuned")] + "_base" in have]
+
+
+def _n(run: Run, task: str, metric: str) -> int:
+    docs = per_document(run, task, metric)
+    if docs is None:
+        return run.n.get(task, 0)
+    finite = sum(not math.isnan(v) for v in docs)
+    return finite or run.n.get(task, 0)  # corpus-level aggregations have no per-document values
+
+
+def stat_of(run: Run, task: str, metric: str) -> Stat:
+    return Stat(value(run, task, metric), stderr(run, task, metric), _n(run, task, metric))
+
+
+def change(run: Run, task: str, metric: str, z: float = Z95) -> Change:
+    """Tuned minus base for a paired metric, with its interval (z standard errors; 95% by default).
+
+    Paired (per-document differences) when the samples are there and both sides are defined on the
+    same documents; otherwise from the two standard errors, which ignores the pairing (wider)."""
+    t, b = stat_of(run, task, f"{metric}_tuned"), stat_of(run, task, f"{metric}_base")
+    dt, db = per_document(run, task, f"{metric}_tuned"), per_document(run, task, f"{metric}_base")
+    if dt is not None and db is not None and [math.isnan(x) for x in dt] == [math.isnan(x) for x in db]:
+        d = [x - y for x, y in zip(dt, db, strict=True) if not math.isnan(x)]
+        if len(d) >= 2:
+            mean = sum(d) / len(d)
+            se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
+            return Change(mean, mean - z * se, mean + z * se, len(d), True)
+    diff, se = t.value - b.value, math.sqrt(t.stderr ** 2 + b.stderr ** 2)
+    return Change(diff, diff - z * se, diff + z * se, min(t.n, b.n), False)
+
+
+def _merge(runs: list[Run]) -> dict[tuple[str, str], dict[str, Run]]:
+    """(base id, tuned id) -> task -> the newest run of that task."""
+    out: dict[tuple[str, str], dict[str, Run]] = {}
+    for run in sorted(runs, key=lambda r: r.date):
+        for task in run.results:
+            out.setdefault((run.base_id, run.tuned_id), {})[task] = run
+    return out
+
+
+def _name(info: dict) -> str:
+    """A local checkpoint by its folder's name, a hub model by its full name."""
+    from pathlib import PurePath
+
+    name = str(info["name"])
+    return (PurePath(name).name or name) if name.startswith(("/", ".", "~")) else name
+
+
+def build(runs: list[Run]) -> Board:
+    """The leaderboard of these runs: a base row per base, then its checkpoints."""
+    rows: list[Row] = []
+    cases: dict[str, list[dict]] = {}
+    tasks = sorted({t for r in runs for t in r.results})
+    bases: dict[str, Row] = {}
+    for (base_id, tuned_id), by_task in _merge(runs).items():
+        first = next(iter(by_task.values()))
+        info = first.info
+        if base_id not in bases:
+            bases[base_id] = Row(base=_name(info["base"]), base_id=base_id, checkpoint=_name(info["base"]),
+                                 checkpoint_id=base_id, method="base", it_style=None, it_size=None, it_scale=None,
+                                 suite_version=str(info.get("suite_version", "unknown")),
+                                 lm_eval_version=first.lm_eval_version, task_versions={})
+        base_row = bases[base_id]
+        it = info.get("it_set") or {}
+        row = Row(base=base_row.base, base_id=base_id, checkpoint=str(info["tuned"].get("name") or tuned_id),
+                  checkpoint_id=tuned_id, method=str(info.get("method", "tuned")), it_style=it.get("style"),
+                  it_size=it.get("trained_rows") or it.get("rows"), it_scale=it.get("scale"),
+                  suite_version=str(info.get("suite_version", "unknown")), lm_eval_version=first.lm_eval_version,
+                  task_versions={t: r.versions.get(t) for t, r in by_task.items()})
+        for task, run in sorted(by_task.items()):
+            names = metric_names(run, task)
+            paired = paired_names(names)
+            sides = {f"{m}_tuned" for m in paired} | {f"{m}_base" for m in paired}
+            row.metrics[task] = {m: stat_of(run, task, m) for m in names if m not in sides}
+            row.metrics[task].update({m: stat_of(run, task, f"{m}_tuned") for m in paired})
+            row.changes[task] = {m: change(run, task, m) for m in paired}
+            if task not in base_row.metrics:
+                base_row.metrics[task] = {m: stat_of(run, task, f"{m}_base") for m in paired}
+                base_row.task_versions[task] = run.versions.get(task)
+            cases.setdefault(tuned_id, []).extend(_cases(run, task))
+        rows.append(row)
+    rows.extend(bases.values())
+    rows.sort(key=_order)
+    return Board(rows=rows, cases=cases, tasks=tasks)
+
+
+def _order(row: Row):
+    scale = row.it_size if row.it_size is not None else -1
+    return (row.base, row.method != "base", METHOD_ORDER.get(row.method, 9), row.method, row.it_style or "",
+            scale, row.checkpoint)
+
+
+def _cases(run: Run, task: str) -> list[dict]:
+    """The tuned model's borrowed-token cases logged in a borrowed task's samples."""
+    out = []
+    for s in run.samples.get(task, []):
+        case = s.get("borrowed_cases_tuned")
+        if isinstance(case, dict) and case.get("span"):
+            out.append({"task": task, **{k: case.get(k) for k in ("question", "response", "span", "source_id",
+                                                                    "source_instruction", "source_response",
+                                                                    "similarity")}})
+    return out
+
+
+def stat(row: Row, task: str, metric: str) -> Stat | None:
+    return row.metrics.get(task, {}).get(metric)
+
+
+def to_records(board: Board) -> list[dict]:
+    """Flat rows (for CSV and JSON): identity columns, then per task and metric its value, stderr
+    and n, and for paired metrics the change from the base with its interval."""
+    records = []
+    for row in board.rows:
+        rec = {"base": row.base, "base_id": row.base_id, "checkpoint": row.checkpoint,
+               "checkpoint_id": row.checkpoint_id, "method": row.method, "it_style": row.it_style,
+               "it_scale": row.it_scale, "it_size": row.it_size, "suite_version": row.suite_version,
+               "lm_eval_version": row.lm_eval_version,
+               "task_versions": ";".join(f"{t}={v}" for t, v in sorted(row.task_versions.items()))}
+        for task in board.tasks:
+            for m, s in row.metrics.get(task, {}).items():
+                key = f"{task}.{m}"
+                rec[key], rec[f"{key}.stderr"], rec[f"{key}.n"] = _num(s.value), _num(s.stderr), s.n
+            for m, c in row.changes.get(task, {}).items():
+                key = f"{task}.{m}.change"
+                rec[key], rec[f"{key}.low"], rec[f"{key}.high"] = _num(c.value), _num(c.low), _num(c.high)
+                rec[f"{key}.paired"] = c.paired
+        records.append(rec)
+    return records
+
+
+def _num(x: float) -> float | None:
+    return None if x is None or math.isnan(x) else round(x, 6)

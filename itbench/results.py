@@ -1,0 +1,146 @@
+"""Reading lm-eval results of itbench tasks: a results JSON and the samples JSONL beside it.
+
+Both `lm_eval --output_path DIR --log_samples` (results_<stamp>.json, samples_<task>_<stamp>.jsonl)
+and `itbench compare` (results.json, samples_<task>.jsonl) layouts are read. Every file is checked
+as it is read: a truncated or foreign file is an error that names it, never a silently wrong row.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from itbench.errors import ItbenchError
+
+PREFIX = "itbench_"
+
+
+@dataclass
+class Run:
+    """One paired lm-eval run: a tuned checkpoint against its base, over one or more itbench tasks."""
+
+    path: Path
+    info: dict  # results["config"]["itbench"]: base, tuned, method, it_set, suite_version
+    results: dict[str, dict]  # task -> lm-eval's metric dict ("retention,none": 0.9, ...)
+    versions: dict[str, object]  # task -> its metadata version
+    n: dict[str, int]  # task -> documents scored
+    lm_eval_version: str
+    date: float
+    samples: dict[str, list[dict]] = field(default_factory=dict)  # task -> per-document rows
+
+    @property
+    def base_id(self) -> str:
+        return self.info["base"]["fingerprint"]
+
+    @property
+    def tuned_id(self) -> str:
+        return self.info["tuned"]["fingerprint"]
+
+
+def find_results(paths: list[str | Path]) -> list[Path]:
+    """Results files among `paths`: files as given, folders searched for results*.json."""
+    found = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            hits = sorted(f for f in p.rglob("results*.json") if not f.name.startswith("."))
+            if not hits:
+                raise ItbenchError(f"no results*.json under {p}: give lm-eval's --output_path folder (run with "
+                                   "--log_samples) or `itbench compare`'s results folder")
+            found += hits
+        elif p.is_file():
+            found.append(p)
+        else:
+            raise ItbenchError(f"{p} does not exist: give results files or the folders that hold them")
+    return found
+
+
+def _load_json(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise ItbenchError(f"{path} is not valid JSON ({err}): the file is truncated or damaged; rerun the "
+                           "evaluation that wrote it, or leave the file out") from err
+    except UnicodeDecodeError as err:
+        raise ItbenchError(f"{path} is not a text file ({err}): give lm-eval results JSON files") from err
+    if not isinstance(data, dict):
+        raise ItbenchError(f"{path} holds a JSON {type(data).__name__}, not lm-eval's results object")
+    return data
+
+
+def samples_path(results_file: Path, task: str) -> Path:
+    """Where lm-eval (or itbench compare) put the samples of `task` for this results file."""
+    stem = results_file.stem
+    stamp = stem[len("results_"):] if stem.startswith("results_") else ""
+    return results_file.with_name(f"samples_{task}_{stamp}.jsonl" if stamp else f"samples_{task}.jsonl")
+
+
+def read_samples(path: Path) -> list[dict]:
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for i, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise ItbenchError(f"{path} line {i} is not valid JSON ({err}): the samples file is truncated or "
+                                   "damaged; rerun the evaluation with --log_samples, or remove the file") from err
+            if not isinstance(row, dict):
+                raise ItbenchError(f"{path} line {i} is not a sample object")
+            rows.append(row)
+    return rows
+
+
+def read_run(path: str | Path, with_samples: bool = True) -> Run:
+    """One results file (and its samples, where they exist), checked."""
+    path = Path(path)
+    data = _load_json(path)
+    if not isinstance(data.get("results"), dict):
+        raise ItbenchError(f"{path} is not an lm-eval results file (no 'results' object)")
+    tasks = {t: r for t, r in data["results"].items() if t.startswith(PREFIX)}
+    if not tasks:
+        raise ItbenchError(f"{path} holds no itbench_* task results (tasks: {', '.join(data['results']) or 'none'})")
+    info = (data.get("config") or {}).get("itbench")
+    if not isinstance(info, dict) or "base" not in info or "tuned" not in info:
+        raise ItbenchError(f"{path} does not say which base and tuned checkpoint were paired (no config.itbench): "
+                           "it was not run with `--model itbench` of itbench >= 0.1; rerun it with `itbench eval "
+                           "--model itbench ...` or `itbench compare`")
+    for task, metrics in tasks.items():
+        bad = [k for k, v in metrics.items() if "," in k and not isinstance(v, (int, float, str, type(None)))]
+        if bad:
+            raise ItbenchError(f"{path}: task {task} has non-numeric metric values ({', '.join(bad[:3])})")
+    n = {t: int(((data.get("n-samples") or {}).get(t) or {}).get("effective", 0)) for t in tasks}
+    run = Run(path=path, info=info, results=tasks, versions={t: (data.get("versions") or {}).get(t) for t in tasks},
+              n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(data.get("date") or 0))
+    if with_samples:
+        for task in tasks:
+            sp = samples_path(path, task)
+            if sp.exists():
+                run.samples[task] = read_samples(sp)
+    return run
+
+
+def value(run: Run, task: str, metric: str) -> float:
+    """A metric's value (NaN when absent or not a number)."""
+    v = run.results.get(task, {}).get(f"{metric},none")
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def stderr(run: Run, task: str, metric: str) -> float:
+    v = run.results.get(task, {}).get(f"{metric}_stderr,none")
+    return float(v) if isinstance(v, (int, float)) else math.nan
+
+
+def metric_names(run: Run, task: str) -> list[str]:
+    """The task's metrics in the order lm-eval wrote them (stderr entries and aliases left out)."""
+    return [k.split(",")[0] for k in run.results[task] if "," in k and "_stderr," not in k]
+
+
+def per_document(run: Run, task: str, metric: str) -> list[float] | None:
+    """A metric's per-document values from the samples (None when there are no samples)."""
+    rows = run.samples.get(task)
+    if not rows:
+        return None
+    return [float(v) if isinstance(v := r.get(metric), (int, float)) else math.nan for r in rows]

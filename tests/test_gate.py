@@ -1,0 +1,176 @@
+"""The release gate: a pass, a fail, every fail-closed case, and the errors (exit 2)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from itbench import cli, gate
+from itbench.models.paired import _identity
+from tests.fake_results import B, K, P, T, good_metrics, mean_se, write_run
+
+BASE = "my-org/base-model"  # a hub name: its identity is a hash of the name
+
+
+def _gate(tmp_path, *extra: str, results=None, policy: str = "default") -> tuple[int, str, ET.Element | None]:
+    junit = tmp_path / "gate.xml"
+    code = cli.main(["gate", "--policy", policy, "--base", BASE, "--junit", str(junit), "--summary",
+                     str(tmp_path / "gate.md"), *(["--results", *map(str, results)] if results else []), *extra])
+    root = ET.parse(junit).getroot() if junit.exists() else None
+    return code, (tmp_path / "gate.md").read_text() if (tmp_path / "gate.md").exists() else "", root
+
+
+def _run(tmp_path, name="cand", metrics=None, **kw):
+    return write_run(tmp_path / name, base_id=_identity(BASE), metrics=metrics or good_metrics(), **kw)
+
+
+def test_pass_writes_junit_and_summary(tmp_path, capsys):
+    code, md, root = _gate(tmp_path, results=[_run(tmp_path)])
+    assert code == 0, capsys.readouterr()
+    assert md.startswith("# itbench gate: PASS") and "5 of 5 checks passed" in md
+    assert root.get("failures") == "0" and root.get("tests") == "5"
+    assert len(root.findall(".//testcase")) == 5 and not root.findall(".//failure")
+    assert "PASS" in capsys.readouterr().out
+
+
+def test_fail_names_the_check_and_bound(tmp_path):
+    m = good_metrics()
+    m[K]["retention"] = (0.90, 0.02)  # lower bound 0.861 < 0.90
+    code, md, root = _gate(tmp_path, results=[_run(tmp_path, metrics=m)])
+    assert code == 1 and md.startswith("# itbench gate: FAIL") and "4 of 5 checks passed" in md
+    failures = root.findall(".//failure")
+    assert len(failures) == 1 and "lower bound 0.861 < 0.9" in failures[0].get("message")
+    assert root.get("failures") == "1"
+
+
+def test_change_uses_the_paired_samples(tmp_path):
+    # Both models wrong on the same 3 of 60 documents, the tuned one on 3 more: the paired interval of
+    # the change (+0.05) is what the gate judges, and it exceeds at_most 0.02.
+    base = [1.0] * 3 + [0.0] * 57
+    tuned = [1.0] * 6 + [0.0] * 54
+    rows = [{"borrowed_rate_tuned": t, "borrowed_rate_base": b, "hallucination_rate_tuned": t,
+             "hallucination_rate_base": b} for t, b in zip(tuned, base, strict=True)]
+    m = good_metrics()
+    for key, xs in (("borrowed_rate_tuned", tuned), ("borrowed_rate_base", base), ("hallucination_rate_tuned", tuned),
+                    ("hallucination_rate_base", base)):
+        m[B][key] = mean_se(xs)
+    code, md, _ = _gate(tmp_path, results=[_run(tmp_path, metrics=m, samples={B: rows})])
+    d = [t - b for t, b in zip(tuned, base, strict=True)]
+    mean, se = mean_se(d)
+    assert code == 1
+    assert f"upper bound {mean + 1.96 * se:.3f} > 0.02" in md
+    assert "no more hallucinated answers than the base" in md  # the 0.05 threshold: upper bound 0.109 fails too
+
+
+@pytest.mark.parametrize("case", ["missing_task", "missing_metric", "nan_metric", "no_stderr", "task_version",
+                                  "suite_version", "other_base"])
+def test_fails_closed(tmp_path, case):
+    m = good_metrics()
+    kw = {}
+    if case == "missing_task":
+        del m[B]
+        expect = "itbench_borrowed_world is not in the results"
+    elif case == "missing_metric":
+        del m[K]["retention"]
+        expect = "retention is missing from the results of itbench_knowledge_world"
+    elif case == "nan_metric":
+        m[K]["retention"] = (float("nan"), 0.01)
+        expect = "is not a number (NaN)"
+    elif case == "no_stderr":
+        m[T]["shifted_share"] = 0.05  # no standard error: the gate cannot judge an interval
+        expect = "has no standard error"
+    elif case == "task_version":
+        kw["versions"] = {P: 0.5}
+        expect = "scored by task version 0.5"
+    elif case == "suite_version":
+        kw["suite_version"] = "0.0.1"
+        expect = "scored by itbench 0.0.1"
+    else:
+        kw["base_id"] = "f" * 16
+        expect = "paired with another base"
+    folder = tmp_path / "cand"
+    path = write_run(folder, metrics=m, **{"base_id": _identity(BASE), **kw})
+    code, md, root = _gate(tmp_path, results=[path])
+    assert code == 1, md
+    assert expect in md
+    assert any(expect in f.get("message") for f in root.findall(".//failure"))
+
+
+def test_a_task_that_crashes_in_a_run_the_gate_starts_fails(tmp_path, monkeypatch, tiny_zoo):
+    from itbench import compare
+
+    def crash(*a, **k):
+        raise RuntimeError("CUDA out of memory (simulated)")
+
+    monkeypatch.setattr(compare, "run_paired", crash)
+    zoo = tiny_zoo["dir"]
+    junit = tmp_path / "g.xml"
+    code = cli.main(["gate", "--base", str(zoo / "base"), "--candidate", str(zoo / "lora-short-4x"),
+                     "--junit", str(junit), "--run-dir", str(tmp_path / "run")])
+    assert code == 1
+    messages = [f.get("message") for f in ET.parse(junit).getroot().findall(".//failure")]
+    assert len(messages) == 5 and all("failed: RuntimeError: CUDA out of memory" in m for m in messages)
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nat_leest = 0.9\n", "unknown keys"),
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\n", "give at_least"),
+    ("[[checks]]\ntask = 'knowledge'\nmetric = 'retention'\nat_least = 0.9\n", "must name an itbench task"),
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nof = 'delta'\nat_least = 0.9\n",
+     "of must be 'value' or 'change'"),
+    ("confidence = 95\n[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'r'\nat_least = 1\n",
+     "confidence must be between 0 and 1"),
+    ("checks = [\n", "cannot be read"),
+    ("name = 'empty'\n", "has no checks"),
+])
+def test_bad_policy_is_an_error(tmp_path, capsys, text, expect):
+    policy = tmp_path / "p.toml"
+    policy.write_text(text)
+    code, _, root = _gate(tmp_path, results=[_run(tmp_path)], policy=str(policy))
+    err = capsys.readouterr().err
+    assert code == 2 and expect in err and str(policy) in err
+    assert root is None  # nothing written for a gate that could not judge
+
+
+def test_yaml_policy_and_a_truncated_results_file(tmp_path, capsys):
+    policy = tmp_path / "p.yaml"
+    policy.write_text("name: yaml\nchecks:\n  - task: itbench_knowledge_world\n    metric: retention\n"
+                      "    at_least: 0.95\n")
+    assert gate.load_policy(policy).checks[0].at_least == 0.95
+    good = _run(tmp_path)
+    code, md, _ = _gate(tmp_path, results=[good], policy=str(policy))
+    assert code == 0 and "1 of 1 checks passed" in md
+    bad = tmp_path / "bad" / "results.json"
+    bad.parent.mkdir()
+    bad.write_text(good.read_text()[:200])
+    code, _, _ = _gate(tmp_path / "bad", results=[bad], policy=str(policy))
+    err = capsys.readouterr().err
+    assert code == 2 and str(bad) in err and "truncated" in err
+
+
+def test_results_of_two_checkpoints_are_an_error(tmp_path, capsys):
+    a = _run(tmp_path, "a", tuned="a", tuned_id="a" * 16)
+    b = _run(tmp_path, "b", tuned="b", tuned_id="c" * 16)
+    code, _, _ = _gate(tmp_path, results=[a, b])
+    assert code == 2 and "one candidate at a time" in capsys.readouterr().err
+
+
+def test_results_and_candidate_together_are_an_error(tmp_path, capsys):
+    code, _, _ = _gate(tmp_path, "--candidate", "x", results=[_run(tmp_path)])
+    assert code == 2 and "not both or neither" in capsys.readouterr().err
+
+
+def test_shipped_policy_loads_and_every_check_names_a_real_metric():
+    import re
+    from pathlib import Path
+
+    from itbench.compare import task_versions
+    from itbench.tasks import tasks_path
+
+    policy = gate.load_policy(cli._policy_path("default"))
+    assert {c.task for c in policy.checks} <= set(task_versions())
+    declared = {m for f in Path(tasks_path()).rglob("_*template")
+                for m in re.findall(r"- metric: (\w+)", f.read_text())}
+    for c in policy.checks:
+        assert (c.metric if c.of == "value" else f"{c.metric}_tuned") in declared
