@@ -1,0 +1,91 @@
+"""Real runs end to end on the tiny zoo: lm-eval's own CLI output (results_<stamp>.json and
+samples_<task>_<stamp>.jsonl) into the leaderboard and the gate, and a gate that starts its own run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+from itbench import cli
+from itbench.compare import TASKS
+
+
+def test_lm_eval_cli_output_feeds_leaderboard_and_gate(tiny_zoo, tiny_world, tmp_path, monkeypatch):
+    zoo = tiny_zoo["dir"]
+    out = tmp_path / "lm_eval_out"
+    env = {"ITBENCH_WORLD": str(tiny_world), "ITBENCH_HOME": str(tmp_path / "home")}
+    monkeypatch.setenv("ITBENCH_WORLD", str(tiny_world))
+    for arg in (f"lora={zoo / 'lora-short-4x'}", f"tuned={zoo / 'full-short-4x'}"):
+        proc = subprocess.run([sys.executable, "-m", "itbench.cli", "eval", "--model", "itbench", "--model_args",
+                               f"base={zoo / 'base'},{arg}", "--tasks", "itbench", "--limit", "8", "--output_path",
+                               str(out), "--log_samples", "--bootstrap_iters", "100"],
+                              capture_output=True, text=True, timeout=900, env={**os.environ, **env})
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    results = sorted(out.rglob("results_*.json"))
+    assert len(results) == 2 and len(list(out.rglob("samples_itbench_*_*.jsonl"))) == 8
+    info = json.loads(results[0].read_text())["config"]["itbench"]
+    assert info["base"]["name"] == str(zoo / "base") and info["tuned"]["name"] in ("lora-short-4x", "full-short-4x")
+
+    board = tmp_path / "board"
+    assert cli.main(["leaderboard", str(out), "--out", str(board)]) == 0
+    data = json.loads((board / "leaderboard.json").read_text())
+    rows = {r["checkpoint"]: r for r in data["rows"]}
+    assert set(rows) == {"base", "lora-short-4x", "full-short-4x"}
+    assert rows["lora-short-4x"]["method"] == "lora" and rows["full-short-4x"]["method"] == "full"
+    for name in ("lora-short-4x", "full-short-4x"):
+        assert rows[name]["suite_version"] and rows[name]["lm_eval_version"]
+        assert all(any(k.startswith(f"{task}.") for k in rows[name]) for task in TASKS)
+    # the change of a paired metric comes from the samples' per-document pairs
+    assert rows["full-short-4x"]["itbench_borrowed_world.borrowed_rate.change.paired"] is True
+    assert rows["base"]["itbench_knowledge_world.acc.n"] == 8
+
+    lora_results = next(p for p in results if "lora-short-4x" in json.dumps(json.loads(p.read_text())["config"]))
+    junit = tmp_path / "gate.xml"
+    code = cli.main(["gate", "--base", str(zoo / "base"), "--results", str(lora_results), "--junit", str(junit)])
+    assert code in (0, 1)  # judged either way; which one depends on the tiny organisms
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == 5
+    # the same results judged against another base fail closed
+    code = cli.main(["gate", "--base", str(zoo / "lora-short-4x"), "--results", str(lora_results),
+                     "--junit", str(junit)])
+    failures = [f.get("message") for f in ET.parse(junit).getroot().findall(".//failure")]
+    assert code == 1 and len(failures) == 5 and all("another base" in m for m in failures)
+
+
+def test_gate_runs_the_policy_tasks_itself(tiny_zoo, tiny_world, tmp_path, monkeypatch):
+    zoo = tiny_zoo["dir"]
+    monkeypatch.setenv("ITBENCH_WORLD", str(tiny_world))
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path / "home"))
+    policy = tmp_path / "p.toml"
+    policy.write_text("[[checks]]\ntask = 'itbench_borrowed_world'\nmetric = 'borrowed_rate'\nof = 'change'\n"
+                      "at_most = 1.0\n")
+    run = tmp_path / "run"
+    code = cli.main(["gate", "--policy", str(policy), "--base", str(zoo / "base"), "--candidate",
+                     str(zoo / "full-short-4x"), "--run-dir", str(run), "--limit", "6", "--summary",
+                     str(tmp_path / "g.md")])
+    # only the policy's task ran, and a change can never exceed 1: the gate passes
+    assert code == 0, (tmp_path / "g.md").read_text()
+    assert sorted(p.name for p in run.iterdir()) == ["results.json", "samples_itbench_borrowed_world.jsonl"]
+    assert "1 of 1 checks passed" in (tmp_path / "g.md").read_text()
+
+
+def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path / "home"))
+    zoo = tiny_zoo["dir"]
+    board = tmp_path / "board"
+    assert cli.main(["demo", "--tiny", "--world", str(tiny_world), "--out", str(zoo), "--leaderboard",
+                     str(board)]) == 0
+    out = capsys.readouterr().out
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html")):
+        assert step in out
+    names = sorted(p.name for p in zoo.iterdir() if p.is_dir() and p.name != "base" and not p.name.startswith("."))
+    rows = json.loads((board / "leaderboard.json").read_text())["rows"]
+    assert sorted(r["checkpoint"] for r in rows if r["method"] != "base") == names
+    gate_dir = zoo.parent / "results" / "gate"
+    for name in names:
+        assert f"| {name} | " in out
+        root = ET.parse(gate_dir / f"{name}.xml").getroot()
+        assert root.get("tests") == "5"
