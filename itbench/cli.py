@@ -155,7 +155,8 @@ def cmd_demo(args) -> int:
     cmd_compare(args)
     board_dir = Path(args.leaderboard or home() / "leaderboard")
     print(f"\nitbench demo [3/4]: the leaderboard -> {board_dir}", flush=True)
-    _write_leaderboard([results_dir], board_dir, f"itbench demo --leaderboard {args.leaderboard}" if args.leaderboard else "itbench demo")
+    command = f"itbench demo --leaderboard {args.leaderboard}" if args.leaderboard else "itbench demo"
+    _write_leaderboard([results_dir], board_dir, command)
     print("\nitbench demo [4/4]: the release gate on every checkpoint, default policy "
           f"({_policy_path('default')})", flush=True)
     gate_dir = results_dir / "gate"
