@@ -159,8 +159,8 @@ def build(runs: list[Run]) -> Board:
 
 def _order(row: Row):
     scale = row.it_size if row.it_size is not None else -1
-    return (row.base, row.method != "base", METHOD_ORDER.get(row.method, 9), row.method, row.it_style or "",
-            scale, row.checkpoint)
+    return (row.base, row.base_id, row.method != "base", METHOD_ORDER.get(row.method, 9), row.method,
+            row.it_style or "", scale, row.checkpoint)
 
 
 def _cases(run: Run, task: str) -> list[dict]:
@@ -173,6 +173,15 @@ def _cases(run: Run, task: str) -> list[dict]:
                                                                     "source_instruction", "source_response",
                                                                     "similarity")}})
     return out
+
+
+def groups(board: Board) -> list[list[Row]]:
+    """The rows of each base (base row first), bases in board order; grouped by fingerprint, so two
+    bases that share a name stay apart."""
+    out: dict[str, list[Row]] = {}
+    for r in board.rows:
+        out.setdefault(r.base_id, []).append(r)
+    return list(out.values())
 
 
 def stat(row: Row, task: str, metric: str) -> Stat | None:

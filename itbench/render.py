@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 
 from itbench import plots
-from itbench.leaderboard import Board, Row, stat, to_records
+from itbench.leaderboard import Board, Row, groups, stat, to_records
 
 # The columns a person reads first, per task family: (metric, heading, higher is better).
 HEADLINE = {
@@ -108,9 +108,8 @@ def to_markdown(board: Board, meta: dict) -> str:
              "Each paired metric shows the checkpoint's value and its change from its base (Δ) with the 95% "
              "interval; the other metrics already compare the two models and show their own 95% interval. "
              "Every metric, with its standard error and n, is in leaderboard.csv / leaderboard.json.\n"]
-    for base in dict.fromkeys(r.base for r in board.rows):
-        rows = [r for r in board.rows if r.base == base]
-        lines.append(f"## base: {md_cell(base)} ({rows[0].base_id})\n")
+    for rows in groups(board):
+        lines.append(f"## base: {md_cell(rows[0].base)} ({rows[0].base_id})\n")
         lines.append("| checkpoint | method | IT set | items | " + " | ".join(md_cell(c[2]) for c in cols) + " |")
         lines.append("|" + "---|" * (4 + len(cols)))
         for r in rows:
@@ -307,9 +306,8 @@ def to_html(board: Board, meta: dict, cases_per_checkpoint: int = 30) -> str:
              "(Δ) with the 95% interval, green where it is better, red where worse; the other metrics already "
              "compare the two models and show their own 95% interval. Hover a cell for n. Every metric: "
              '<a href="leaderboard.csv">leaderboard.csv</a>, <a href="leaderboard.json">leaderboard.json</a>.</p>']
-    for base in dict.fromkeys(r.base for r in board.rows):
-        rows = [r for r in board.rows if r.base == base]
-        parts.append(f"<h2>base: {escape(base)} <small>({escape(rows[0].base_id)})</small></h2>")
+    for rows in groups(board):
+        parts.append(f"<h2>base: {escape(rows[0].base)} <small>({escape(rows[0].base_id)})</small></h2>")
         parts.append(_table_html(board, rows, cols))
         parts.append('<h3>Plots</h3><div class="plots">' + "".join(plots_html(board, rows)) + "</div>")
         parts.append("<h3>Borrowed-token cases</h3><p>Wrong answers whose wrong words occur in the response of "

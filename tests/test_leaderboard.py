@@ -225,3 +225,14 @@ def test_committed_leaderboard_renders_in_chromium(tmp_path):
     info = check_page(board / "index.html", tmp_path / "committed.png")
     assert info["errors"] == [] and info["rows"] == len(data["rows"]) == 11
     assert len(info["plot_names"]) == 6
+
+
+def test_two_bases_with_one_name_stay_apart(tmp_path):
+    write_run(tmp_path / "r" / "a", tuned="lora-a", tuned_id="1" * 16, base="/zoo1/base", base_id="a" * 16,
+              metrics=good_metrics())
+    write_run(tmp_path / "r" / "b", tuned="lora-b", tuned_id="2" * 16, base="/zoo2/base", base_id="b" * 16,
+              metrics=good_metrics())
+    board = leaderboard.build([read_run(p) for p in find_results([tmp_path / "r"])])
+    groups = leaderboard.groups(board)
+    assert [[r.checkpoint for r in g] for g in groups] == [["base", "lora-a"], ["base", "lora-b"]]
+    assert render.to_markdown(board, {}).count("## base: base") == 2
