@@ -151,7 +151,7 @@ def cmd_demo(args) -> int:
     print("\nitbench demo [2/4]: the itbench suite through lm-eval, every tuned checkpoint paired with the base "
           "(cached after the first run):", flush=True)
     results_dir = out.parent / "results"
-    args.zoo, args.checkpoints, args.limit, args.out = str(out), None, None, str(results_dir)
+    args.zoo, args.checkpoints, args.out = str(out), None, str(results_dir)
     cmd_compare(args)
     board_dir = Path(args.leaderboard or home() / "leaderboard")
     print(f"\nitbench demo [3/4]: the leaderboard -> {board_dir}", flush=True)
@@ -209,7 +209,8 @@ def _policy_path(policy: str) -> Path:
 
 
 def _gate(policy_name: str, base: str, results: list[str] | None, candidate: str | None, junit_path,
-          summary_path, quiet: bool = False, run_dir: Path | None = None, limit: int | None = None):
+          summary_path, quiet: bool = False, run_dir: Path | None = None, limit: int | None = None,
+          model_args: str = ""):
     import itbench
     from itbench import compare, gate
     from itbench.models.paired import _identity
@@ -230,7 +231,8 @@ def _gate(policy_name: str, base: str, results: list[str] | None, candidate: str
         print(f"itbench gate: running {', '.join(policy.tasks)} for {candidate} against {base} "
               f"(lm-eval's output: {folder}.log)", flush=True)
         try:
-            compare.run_paired(base, candidate, policy.tasks, folder, Path(f"{folder}.log"), limit=limit)
+            compare.run_paired(base, candidate, policy.tasks, folder, Path(f"{folder}.log"), limit=limit,
+                               model_args=model_args)
             runs = [read_run(folder / compare.RESULTS_FILE)]
         except ItbenchError:
             raise
@@ -254,7 +256,8 @@ def cmd_gate(args) -> int:
         raise ItbenchError("give either --results (existing lm-eval results of the candidate) or --candidate "
                            "(a checkpoint or LoRA adapter to evaluate now), not both or neither")
     report = _gate(args.policy, args.base, args.results, args.candidate, args.junit, args.summary,
-                   run_dir=Path(args.run_dir) if args.run_dir else None, limit=args.limit)
+                   run_dir=Path(args.run_dir) if args.run_dir else None, limit=args.limit,
+                   model_args=args.model_args)
     return 0 if report.passed else 1
 
 
@@ -368,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--candidate", help="a checkpoint folder or LoRA adapter to evaluate now, on the policy's tasks")
     g.add_argument("--run-dir", help="where a run the gate starts writes its results (default $ITBENCH_HOME/gate/NAME)")
     g.add_argument("--limit", type=int, default=None, help="documents per task in a run the gate starts (smoke runs)")
+    g.add_argument("--model-args", default="", help="more --model itbench arguments for a run the gate starts, "
+                                                    "e.g. backend=vllm,batch_size=16")
     g.add_argument("--junit", help="write JUnit XML here")
     g.add_argument("--summary", help="write a Markdown summary here")
     g.set_defaults(func=cmd_gate)
@@ -380,6 +385,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--world", help="a world folder (default: build the embedded one)")
     dm.add_argument("--out", help="zoo folder (default $ITBENCH_HOME/zoo)")
     dm.add_argument("--leaderboard", help="leaderboard folder (default $ITBENCH_HOME/leaderboard)")
+    dm.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
     world_args(dm)
     dm.set_defaults(func=cmd_demo)
     return p

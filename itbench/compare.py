@@ -40,28 +40,28 @@ LAYOUT = 2  # results.json + samples_<task>.jsonl per checkpoint folder (1: a re
 
 
 def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder: Path, log: Path,
-               limit: int | None = None, extra: dict | None = None) -> dict:
+               limit: int | None = None, extra: dict | None = None, model_args: str = "") -> dict:
     """One lm-eval run of `tasks` with the candidate (a full checkpoint or a LoRA adapter) paired
     with its base. Written to `folder`: lm-eval's results.json and one samples_<task>.jsonl per task
     (each document with both models' answers and per-document metrics, borrowed cases included), as
     `lm_eval --output_path --log_samples` writes them; the folder is replaced whole or not at all.
-    lm-eval's own output goes to `log`."""
+    lm-eval's own output goes to `log`; `model_args` adds to the paired model's (e.g. backend=vllm)."""
     import contextlib
 
     import lm_eval
-    from lm_eval.tasks import TaskManager
     from lm_eval.utils import handle_non_serializable
 
     import itbench.models.paired  # noqa: F401  (registers --model itbench)
-    from itbench.tasks import tasks_path
+    from itbench.tasks import task_manager
 
     arg = "lora" if checkpoint.is_adapter(candidate) else "tuned"
+    args = ",".join(filter(None, [f"base={base},{arg}={candidate}", model_args]))
     # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
     # per checkpoint. They go to the log; the caller prints one line per checkpoint.
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as logf, contextlib.redirect_stdout(logf), contextlib.redirect_stderr(logf):
-        res = lm_eval.simple_evaluate(model="itbench", model_args=f"base={base},{arg}={candidate}",
-                                      tasks=list(tasks), task_manager=TaskManager(include_path=tasks_path()),
+        res = lm_eval.simple_evaluate(model="itbench", model_args=args,
+                                      tasks=list(tasks), task_manager=task_manager(),
                                       bootstrap_iters=1000, limit=limit, log_samples=True)
     samples = res.pop("samples")
     res["itbench"] = extra or {}

@@ -65,11 +65,12 @@ def test_gate_runs_the_policy_tasks_itself(tiny_zoo, tiny_world, tmp_path, monke
     run = tmp_path / "run"
     code = cli.main(["gate", "--policy", str(policy), "--base", str(zoo / "base"), "--candidate",
                      str(zoo / "full-short-4x"), "--run-dir", str(run), "--limit", "6", "--summary",
-                     str(tmp_path / "g.md")])
+                     str(tmp_path / "g.md"), "--model-args", "batch_size=3"])
     # only the policy's task ran, and a change can never exceed 1: the gate passes
     assert code == 0, (tmp_path / "g.md").read_text()
     assert sorted(p.name for p in run.iterdir()) == ["results.json", "samples_itbench_borrowed_world.jsonl"]
     assert "1 of 1 checks passed" in (tmp_path / "g.md").read_text()
+    assert "batch_size=3" in json.dumps(json.loads((run / "results.json").read_text())["config"])
 
 
 def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, monkeypatch, capsys):
@@ -77,7 +78,7 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     zoo = tiny_zoo["dir"]
     board = tmp_path / "board"
     assert cli.main(["demo", "--tiny", "--world", str(tiny_world), "--out", str(zoo), "--leaderboard",
-                     str(board)]) == 0
+                     str(board), "--limit", "3"]) == 0
     out = capsys.readouterr().out
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html")):
         assert step in out

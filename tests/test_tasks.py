@@ -11,7 +11,6 @@ import pytest
 
 from itbench.errors import ItbenchError
 from itbench.models.paired import PAYLOAD_KEY
-from itbench.tasks import tasks_path
 from tests.conftest import shared_file
 
 TASKS = ("itbench_knowledge_world", "itbench_knowledge_popqa", "itbench_knowledge_triviaqa",
@@ -33,13 +32,12 @@ _MANAGER = []
 
 
 def _manager():
-    """One TaskManager for the module: indexing lm-eval's own tasks takes seconds."""
-    from lm_eval.tasks import TaskManager
-
+    """One TaskManager for the module, of itbench's tasks only (as compare and the gate use)."""
     import itbench.models.paired  # noqa: F401
+    from itbench.tasks import task_manager
 
     if not _MANAGER:
-        _MANAGER.append(TaskManager(include_path=tasks_path()))
+        _MANAGER.append(task_manager())
     return _MANAGER[0]
 
 
