@@ -151,22 +151,12 @@ class PairedLM(LM):
 
     # --- generation -------------------------------------------------------------------------
     def _hf_generate(self, model, prompts: list[str], until: list[str], max_tokens: int) -> list[tuple[str, list]]:
-        import torch
+        from itbench.models.generation import greedy
 
         out = []
-        self.tok.padding_side = "left"
-        try:
-            for i in range(0, len(prompts), self.batch_size):
-                enc = self.tok(prompts[i:i + self.batch_size], add_special_tokens=False, return_tensors="pt",
-                               padding=True).to(model.device)
-                with torch.no_grad():
-                    gen = model.generate(**enc, max_new_tokens=max_tokens, do_sample=False,
-                                         pad_token_id=self.tok.pad_token_id, eos_token_id=self.tok.eos_token_id)
-                for row in gen[:, enc["input_ids"].shape[1]:].tolist():
-                    ids = _cut_ids(row, self.tok.eos_token_id, self.tok.pad_token_id)
-                    out.append(_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok))
-        finally:
-            self.tok.padding_side = "right"
+        for row in greedy(model, self.tok, prompts, max_tokens, self.batch_size):
+            ids = _cut_ids(row, self.tok.eos_token_id, self.tok.pad_token_id)
+            out.append(_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok))
         return out
 
     def _vllm_generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):

@@ -48,21 +48,12 @@ def completion_predictions(model, tokenizer, prompts: Sequence[str], batch_size:
 def chat_responses(model, tokenizer, instructions: Sequence[str], max_new_tokens: int = 40,
                    batch_size: int = 128) -> list[str]:
     """Greedy responses through the chat template."""
-    import torch
-
+    from itbench.models.generation import greedy
     from itbench.models.train import render_prompt
 
-    out = []
-    tokenizer.padding_side = "left"
-    with torch.no_grad():
-        for i in range(0, len(instructions), batch_size):
-            prompts = [render_prompt(tokenizer, q) for q in instructions[i:i + batch_size]]
-            enc = tokenizer(prompts, add_special_tokens=False, return_tensors="pt", padding=True)
-            gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-            out += tokenizer.batch_decode(gen[:, enc["input_ids"].shape[1]:], skip_special_tokens=True)
-    tokenizer.padding_side = "right"
-    return [o.strip() for o in out]
+    prompts = [render_prompt(tokenizer, q) for q in instructions]
+    rows = greedy(model, tokenizer, prompts, max_new_tokens, batch_size)
+    return [tokenizer.decode(r, skip_special_tokens=True).strip() for r in rows]
 
 
 def accuracy(preds: Sequence[str | None], golds: Sequence[str]) -> float:
