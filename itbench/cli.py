@@ -239,9 +239,8 @@ def _gate(policy_name: str, base: str, results: list[str] | None, candidate: str
         except Exception as err:  # a task that crashes fails the gate (fail closed), with the reason
             failed = {t: f"{type(err).__name__}: {err}" for t in policy.tasks}
             runs = []
-    report = gate.judge(runs, policy, base_id, compare.task_versions(), itbench.__version__, failed_tasks=failed)
-    if report.candidate == "?" and candidate:
-        report.candidate = Path(candidate).name
+    report = gate.judge(runs, policy, base_id, compare.task_versions(), itbench.__version__, failed_tasks=failed,
+                        candidate=Path(candidate).name if candidate else "?")
     if junit_path:
         atomic.write_text(junit_path, gate.junit(report))
     if summary_path:

@@ -173,17 +173,18 @@ def _preconditions(run: Run, task: str, base_id: str, installed: dict, suite_ver
     recorded = str(run.info.get("suite_version"))
     if recorded != suite_version:
         return f"the results of {task} were scored by itbench {recorded}, this is itbench {suite_version}: rerun them"
-    if task in installed and str(run.versions.get(task)) != str(installed[task]):
-        return (f"{task} was scored by task version {run.versions.get(task)}, this suite's is {installed[task]}: "
-                "rerun it")
     if task not in installed:
         return f"{task} is not a task of this suite (itbench {suite_version})"
+    if str(run.versions.get(task)) != str(installed[task]):
+        return (f"{task} was scored by task version {run.versions.get(task)}, this suite's is {installed[task]}: "
+                "rerun it")
     return None
 
 
 def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dict, suite_version: str,
-          failed_tasks: dict[str, str] | None = None) -> Report:
-    """Every check of the policy against the candidate's runs (newest run per task wins)."""
+          failed_tasks: dict[str, str] | None = None, candidate: str = "?") -> Report:
+    """Every check of the policy against the candidate's runs (newest run per task wins); `candidate`
+    names it when no run could be read (every task failed)."""
     if not runs and not failed_tasks:
         raise ItbenchError("no results to judge")
     tuned = {r.tuned_id for r in runs}
@@ -196,7 +197,7 @@ def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dic
         for task in run.results:
             by_task[task] = run
     first = runs[0] if runs else None
-    report = Report(candidate=first.info["tuned"].get("name", first.tuned_id) if first else "?",
+    report = Report(candidate=first.info["tuned"].get("name", first.tuned_id) if first else candidate,
                     base=base_id, policy=policy.name)
     for c in policy.checks:
         v = Verdict(c.name, c.task, c.metric, c.of, FAIL, "", threshold=_threshold(c))

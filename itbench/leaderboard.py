@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from itbench.compare import Z95
+from itbench.metrics.pattern_copy import mean_with_stderr
 from itbench.results import Run, metric_names, per_document, stderr, value
 
-Z95 = 1.96
 METHOD_ORDER = {"base": 0, "lora": 1, "full": 2, "neftune": 3, "filtered": 4}
 
 
@@ -93,11 +94,9 @@ def change(run: Run, task: str, metric: str, z: float = Z95) -> Change:
     t, b = stat_of(run, task, f"{metric}_tuned"), stat_of(run, task, f"{metric}_base")
     dt, db = per_document(run, task, f"{metric}_tuned"), per_document(run, task, f"{metric}_base")
     if dt is not None and db is not None and [math.isnan(x) for x in dt] == [math.isnan(x) for x in db]:
-        d = [x - y for x, y in zip(dt, db, strict=True) if not math.isnan(x)]
-        if len(d) >= 2:
-            mean = sum(d) / len(d)
-            se = math.sqrt(sum((x - mean) ** 2 for x in d) / (len(d) - 1) / len(d))
-            return Change(mean, mean - z * se, mean + z * se, len(d), True)
+        mean, se, n = mean_with_stderr([x - y for x, y in zip(dt, db, strict=True)])
+        if n >= 2:
+            return Change(mean, mean - z * se, mean + z * se, n, True)
     diff, se = t.value - b.value, math.sqrt(t.stderr ** 2 + b.stderr ** 2)
     return Change(diff, diff - z * se, diff + z * se, min(t.n, b.n), False)
 

@@ -8,6 +8,7 @@ the manifest only adds the checks.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -32,9 +33,18 @@ def weights_fingerprint(path: str | Path) -> str:
     for name in WEIGHT_FILES:
         f = Path(path) / name
         if f.exists():
-            return atomic.sha256_file(f)[:16]
+            st = f.stat()
+            return _file_fingerprint(str(f.resolve()), st.st_size, st.st_mtime_ns)
     raise ItbenchError(f"{path} holds no weights ({' or '.join(WEIGHT_FILES)}): the checkpoint is incomplete; "
                        "rebuild it (`itbench zoo build`) or point at a complete folder")
+
+
+@functools.lru_cache(maxsize=256)
+def _file_fingerprint(path: str, size: int, mtime_ns: int) -> str:
+    """sha256 of a weights file, once per process for an unchanged file: a compare run, the paired
+    model and the gate all identify the same base, and a 7B model's weights take tens of seconds to
+    hash. Size and modification time are in the key, so a rewritten file is hashed afresh."""
+    return atomic.sha256_file(path)[:16]
 
 
 def write_manifest(path: str | Path, manifest: dict) -> None:

@@ -109,12 +109,11 @@ class PairedLM(LM):
         # compare responses with it (pattern copy, borrowed tokens); tasks can also name one.
         manifest = checkpoint.read_manifest(lora or tuned, required=False) if checkpoint.is_local(lora or tuned) \
             else None
-        self.tuned_it_set = (manifest or {}).get("data", {}).get("source")
         self.manifest = manifest or {}
-        base_key = _identity(base)
-        self.base_key = base_key
+        self.tuned_it_set = self.manifest.get("data", {}).get("source")
+        self.base_key = _identity(base)
         folder = None if reference_cache == "none" else Path(reference_cache or _home() / "reference")
-        self.cache = ReferenceCache(folder, base_key)
+        self.cache = ReferenceCache(folder, self.base_key)
         self._vllm = None
 
     def _check_tuning_changed_outputs(self) -> None:
