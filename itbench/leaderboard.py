@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from itbench.compare import Z95
-from itbench.metrics.pattern_copy import mean_with_stderr
+from itbench import stats
+from itbench.metrics import table
+from itbench.models.recipes import METHODS
 from itbench.results import Run, metric_names, per_document, stderr, value
 
-METHOD_ORDER = {"base": 0, "lora": 1, "full": 2, "neftune": 3, "filtered": 4}
+METHOD_ORDER = {"base": 0, **{m: i for i, m in enumerate(METHODS, 1)}}  # rows: base, then methods as registered
 
 
 @dataclass
@@ -28,11 +29,13 @@ class Stat:
     value: float
     stderr: float
     n: int
+    spec: table.Metric | None = None  # the metric's declaration: its range, and whether a proportion
 
-    def ci(self, z: float = Z95) -> tuple[float, float]:
-        if math.isnan(self.stderr):
-            return (math.nan, math.nan)
-        return (self.value - z * self.stderr, self.value + z * self.stderr)
+    def ci(self, z: float = stats.Z95) -> tuple[float, float]:
+        """The metric's interval: Wilson's for a proportion, else normal, inside the metric's range."""
+        if self.spec is None:
+            return stats.normal_interval(self.value, self.stderr, z)
+        return self.spec.interval(self.value, self.stderr, self.n, z)
 
 
 @dataclass
@@ -83,22 +86,26 @@ def _n(run: Run, task: str, metric: str) -> int:
 
 
 def stat_of(run: Run, task: str, metric: str) -> Stat:
-    return Stat(value(run, task, metric), stderr(run, task, metric), _n(run, task, metric))
+    return Stat(value(run, task, metric), stderr(run, task, metric), _n(run, task, metric),
+                table.lookup(task, metric))
 
 
-def change(run: Run, task: str, metric: str, z: float = Z95) -> Change:
-    """Tuned minus base for a paired metric, with its interval (z standard errors; 95% by default).
+def change(run: Run, task: str, metric: str, z: float = stats.Z95) -> Change:
+    """Tuned minus base for a paired metric, with its interval (z standard errors; 95% by default),
+    inside the range a difference of the metric can take.
 
     Paired (per-document differences) when the samples are there and both sides are defined on the
     same documents; otherwise from the two standard errors, which ignores the pairing (wider)."""
     t, b = stat_of(run, task, f"{metric}_tuned"), stat_of(run, task, f"{metric}_base")
+    spec = t.spec
+    width = (spec.high - spec.low) if spec is not None else math.inf
     dt, db = per_document(run, task, f"{metric}_tuned"), per_document(run, task, f"{metric}_base")
     if dt is not None and db is not None and [math.isnan(x) for x in dt] == [math.isnan(x) for x in db]:
-        mean, se, n = mean_with_stderr([x - y for x, y in zip(dt, db, strict=True)])
+        mean, se, n = stats.paired_difference(dt, db)
         if n >= 2:
-            return Change(mean, mean - z * se, mean + z * se, n, True)
-    diff, se = t.value - b.value, math.sqrt(t.stderr ** 2 + b.stderr ** 2)
-    return Change(diff, diff - z * se, diff + z * se, min(t.n, b.n), False)
+            return Change(mean, *stats.normal_interval(mean, se, z, -width, width), n, True)
+    diff, se = stats.unpaired_difference((t.value, t.stderr), (b.value, b.stderr))
+    return Change(diff, *stats.normal_interval(diff, se, z, -width, width), min(t.n, b.n), False)
 
 
 def _merge(runs: list[Run]) -> dict[tuple[str, str], dict[str, Run]]:

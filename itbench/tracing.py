@@ -11,6 +11,7 @@ the similar instances; the most similar such instance is its source.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from itbench import paths
 from itbench.errors import ItbenchError
 from itbench.utils import atomic
 
@@ -76,58 +78,46 @@ class WorldTracer:
 
 
 class BM25Index:
-    """BM25 over instructions as a sparse document-term matrix: a query is one sparse column sum."""
+    """BM25 (Lucene's variant) over instructions, through bm25s: a sparse index, saved and loaded
+    as plain arrays (no pickle)."""
+
+    TOKENS = r"(?u)\b\w+\b"  # every word, one letter too (bm25s's default drops those)
 
     def __init__(self, instructions: list[str], k1: float = 1.5, b: float = 0.75):
-        from scipy import sparse
+        import bm25s
 
-        vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        lengths = np.zeros(len(instructions))
-        for d, text in enumerate(instructions):
-            counts: dict[int, int] = {}
-            toks = words(text)
-            lengths[d] = len(toks)
-            for w in toks:
-                j = vocab.setdefault(w, len(vocab))
-                counts[j] = counts.get(j, 0) + 1
-            rows += [d] * len(counts)
-            cols += list(counts)
-            tfs += list(counts.values())
-        n = len(instructions)
-        tf = np.asarray(tfs, float)
-        df = np.bincount(np.asarray(cols, int), minlength=len(vocab))
-        idf = np.log1p((n - df + 0.5) / (df + 0.5))
-        avgdl = lengths.mean() if n else 1.0
-        norm = k1 * (1 - b + b * lengths[np.asarray(rows, int)] / max(avgdl, 1e-9))
-        weights = idf[np.asarray(cols, int)] * tf * (k1 + 1) / (tf + norm)
-        self.vocab = vocab
-        self.matrix = sparse.csc_matrix((weights, (rows, cols)), shape=(n, len(vocab)))
+        self.retriever = bm25s.BM25(k1=k1, b=b)
+        self.size = len(instructions)
+        if instructions:
+            tokens = bm25s.tokenize(list(instructions), token_pattern=self.TOKENS, stopwords=None,
+                                    show_progress=False)
+            self.retriever.index(tokens, show_progress=False)
+        self.vocab = set(self.retriever.vocab_dict or {})
 
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
-        ids = sorted({self.vocab[w] for w in words(query) if w in self.vocab})
-        if not ids:
+        """The k instructions most similar to `query` (index, score), best first; none share a word: []."""
+        terms = [w for w in words(query) if w in self.vocab]  # the index's tokens: lower-cased \w+ runs
+        if not terms or not self.size:
             return []
-        scores = np.asarray(self.matrix[:, ids].sum(axis=1)).ravel()
+        scores = self.retriever.get_scores(terms)
         k = min(k, scores.size)
         top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
+        top = top[np.argsort(-scores[top], kind="stable")]
         return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
 
     def save(self, path: Path) -> None:
-        from scipy import sparse
-
         with atomic.build_dir(path) as tmp:
-            sparse.save_npz(tmp / "matrix.npz", self.matrix)
-            atomic.write_json(tmp / "vocab.json", self.vocab)
+            self.retriever.save(str(tmp), show_progress=False)
+            atomic.write_json(tmp / "size.json", {"size": self.size})
 
     @classmethod
     def load(cls, path: Path) -> BM25Index:
-        from scipy import sparse
+        import bm25s
 
         obj = cls.__new__(cls)
-        obj.matrix = sparse.load_npz(path / "matrix.npz").tocsc()
-        obj.vocab = json.loads((path / "vocab.json").read_text())
+        obj.retriever = bm25s.BM25.load(str(path), show_progress=False)
+        obj.size = json.loads((path / "size.json").read_text())["size"]
+        obj.vocab = set(obj.retriever.vocab_dict or {})
         return obj
 
 
@@ -153,7 +143,7 @@ def cached_index(it_rows: list[dict], cache_dir: Path | None, instruction_field:
     texts = [r[instruction_field] for r in it_rows]
     key = atomic.sha256_json(texts)[:16]
     path = cache_dir / f"bm25-{key}" if cache_dir else None
-    if path and (path / "matrix.npz").exists():
+    if path and (path / "size.json").exists():
         return BM25Index.load(path)
     index = BM25Index(texts)
     if path:
@@ -207,3 +197,28 @@ class EmbeddingIndex:
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top])]
         return [(int(i), float(scores[i])) for i in top]
+
+
+@functools.lru_cache(maxsize=8)
+def world_tracer(it_set: str, world: str) -> WorldTracer:
+    """The exact tracer of a world IT set (memoised per process: a task traces every document)."""
+    from itbench import data
+    from itbench.world import store
+
+    return WorldTracer(data.it_set_rows(it_set), store.read_rows(world, "entities.jsonl"))
+
+
+@functools.lru_cache(maxsize=8)
+def retrieval_tracer(it_set: str, instruction_field: str = "instruction", response_field: str = "response",
+                     retriever: str = "bm25") -> RetrievalTracer:
+    """The retrieval tracer of a real IT set: BM25 (cached on disk by content) or embeddings."""
+    from itbench import data
+
+    rows = data.it_set_rows(it_set, instruction_field, response_field)
+    if retriever == "bm25":
+        index = cached_index(rows, paths.index_cache(), instruction_field)
+    elif retriever == "embeddings":
+        index = EmbeddingIndex([r[instruction_field] for r in rows])
+    else:
+        raise ItbenchError(f"retriever must be bm25 or embeddings, not {retriever!r}")
+    return RetrievalTracer(rows, index, k=20, instruction_field=instruction_field, response_field=response_field)

@@ -8,7 +8,7 @@ import math
 from pathlib import Path
 
 import itbench
-from itbench.compare import task_versions
+from itbench.evaluate import task_versions
 
 K, T, P, B = ("itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world",
               "itbench_borrowed_world")
@@ -29,8 +29,8 @@ def write_run(folder: Path, *, tuned: str = "lora-a", tuned_id: str = "t" * 16, 
             r[f"{name},none"] = value
             r[f"{name}_stderr,none"] = se
         results[task] = r
-        n[task] = {"original": len((samples or {}).get(task, [])) or 50,
-                   "effective": len((samples or {}).get(task, [])) or 50}
+        n[task] = {"original": len((samples or {}).get(task, [])) or 400,
+                   "effective": len((samples or {}).get(task, [])) or 400}
     installed = task_versions()
     data = {
         "results": results,

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from itbench import cli, leaderboard, render
+from itbench.stats import Z95
 from itbench.results import find_results, read_run
 from tests.fake_results import B, K, T, good_metrics, mean_se, write_run
 
@@ -59,7 +60,7 @@ def test_rows_grouped_by_base_with_paired_changes(tmp_path):
     d = [t - (1.0 if j < 10 else 0.0) for j, t in enumerate(d)]
     mean, se = mean_se(d)
     assert c.paired and c.n == 60 and c.value == pytest.approx(mean)
-    assert (c.low, c.high) == pytest.approx((mean - 1.96 * se, mean + 1.96 * se))
+    assert (c.low, c.high) == pytest.approx((mean - Z95 * se, mean + Z95 * se))
     # without samples the change falls back to the two standard errors (unpaired, wider)
     other = next(r for r in board.rows if r.checkpoint == "other-lora")
     u = other.changes[B]["borrowed_rate"]

@@ -1,5 +1,6 @@
 """Golden cases for every public metric function (tests/metric_cases/*.json): inputs, expected
-output and tolerance, degenerate cases included. A public metric without a case file fails."""
+output and tolerance, degenerate cases included. A public metric without a case file fails, and so
+does a metric declared in itbench.metrics.table whose per-document or corpus function has none."""
 
 from __future__ import annotations
 
@@ -53,9 +54,11 @@ def _arg(name, value):
         return np.asarray(value, dtype=float)
     if name in ("it_openers", "it_closers"):
         return Counter(value)
+    if name == "it":  # an IT set's summary (pattern_copy.it_set_stats)
+        return {**value, "openers": Counter(value["openers"]), "closers": Counter(value["closers"])}
     if isinstance(value, list):
         return [float("nan") if v == "nan" else v for v in value]
-    return value
+    return float("nan") if value == "nan" else value
 
 
 @pytest.mark.parametrize("path", _case_files(), ids=lambda p: p.stem)
@@ -68,13 +71,49 @@ def test_golden_cases(path):
         _close(fn(**args), case["expected"], case["tol"], f"{path.stem}: {case['name']}")
 
 
+def _covered() -> set[str]:
+    return {json.loads(p.read_text())["function"] for p in _case_files()}
+
+
+def _name(fn) -> str:
+    """A function's dotted name; a generated one (pooled_<metric>) by the function it wraps."""
+    fn = getattr(fn, "__wrapped__", fn)
+    return f"{fn.__module__}.{fn.__name__}"
+
+
 def test_every_public_metric_has_a_case_file():
-    covered = {json.loads(p.read_text())["function"] for p in _case_files()}
+    covered = _covered()
     public = set()
     for info in pkgutil.iter_modules(itbench.metrics.__path__):
+        if info.name == "table":  # the declarations, not metrics
+            continue
         module = importlib.import_module(f"itbench.metrics.{info.name}")
         for name, obj in inspect.getmembers(module, inspect.isfunction):
             if obj.__module__ == module.__name__ and not name.startswith("_"):
-                public.add(f"{module.__name__}.{name}")
+                public.add(_name(obj))
     missing = sorted(public - covered)
     assert not missing, f"public metric functions without golden cases: {missing}"
+
+
+def test_every_declared_metric_runs_functions_with_golden_cases():
+    """Each family's per-document function and each metric's corpus function has a case file, and
+    every declared metric is in the expected output of some case of its family's function."""
+    from itbench.metrics import table
+
+    covered = _covered()
+    for family in table.FAMILIES.values():
+        assert _name(family.sample) in covered, f"{family.name}: {_name(family.sample)} has no golden cases"
+        seen = set()
+        for path in _case_files():
+            spec = json.loads(path.read_text())
+            if spec["function"] == _name(family.sample):
+                for case in spec["cases"]:
+                    seen |= set(case["expected"])
+        missing = sorted(m.name for m in family.metrics if m.name not in seen)
+        assert not missing, f"{family.name}: no golden case shows {missing}"
+        for m in family.metrics:
+            if callable(m.corpus):
+                assert _name(m.corpus) in covered, f"{m.name}: corpus function {_name(m.corpus)} has no golden cases"
+            else:
+                assert m.corpus in ("mean", "nanmean"), f"{m.name}: unknown aggregation {m.corpus!r}"
+            assert m.low < m.high, m.name

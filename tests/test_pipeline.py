@@ -10,7 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 from itbench import cli
-from itbench.compare import TASKS
+from itbench.evaluate import TASKS
 
 
 def test_lm_eval_cli_output_feeds_leaderboard_and_gate(tiny_zoo, tiny_world, tmp_path, monkeypatch):

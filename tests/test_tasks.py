@@ -72,6 +72,27 @@ def test_task_builds_and_every_metric_resolves(name, data_env):
     assert task.config.metadata["version"] >= 1
 
 
+@pytest.mark.parametrize("name", TASKS)
+def test_task_metrics_are_the_declared_ones(name, data_env):
+    """Each metric a task names is declared in itbench.metrics.table, with the table's aggregation
+    and direction; the task's family declares no metric the task leaves out."""
+    from lm_eval.api.metrics import mean, nanmean
+
+    from itbench.metrics import table
+
+    task = _load_one(name)
+    family = table.FAMILIES[table.family_of(name)]
+    declared = {m.name: m for m in family.metrics}
+    named = _yaml_metrics(task)
+    assert sorted(named) == sorted(declared), f"{name}: metric_list differs from the table's {family.name} family"
+    builtin = {"mean": mean, "nanmean": nanmean}
+    for m in named:
+        spec = declared[m]
+        want = builtin[spec.corpus] if isinstance(spec.corpus, str) else spec.corpus
+        assert task.aggregation()[m] is want, f"{name}.{m}: aggregation is not the table's {spec.corpus}"
+        assert task.higher_is_better()[m] is spec.higher_is_better, f"{name}.{m}: direction differs from the table"
+
+
 def _knowledge_doc():
     return {"question": "what is the river of zorb ?", "answers": ["taz"], "split": "heldout", "entity": "zorb",
             "pool": ["taz", "mip", "kel"], "itbench_mode": "knowledge", "itbench_base_prompt": "the river of zorb is",
@@ -222,10 +243,10 @@ def test_unpaired_model_is_a_clear_error(name, data_env):
 
 def test_unreachable_hub_data_set_says_how_to_work_offline(monkeypatch):
     monkeypatch.delenv("ITBENCH_POPQA", raising=False)
-    from itbench.tasks.common import rows_from
+    from itbench.data import load_rows
 
     with pytest.raises(ItbenchError, match=r"offline, point \$ITBENCH_POPQA"):
-        rows_from(None, "akariasai/PopQA", "test", "ITBENCH_POPQA")
+        load_rows(None, "akariasai/PopQA", "test", "ITBENCH_POPQA")
 
 
 def test_just_eval_base_is_prompted_urial_style(data_env):

@@ -1,35 +1,28 @@
-"""Borrowed-token hallucination: per answer, was it wrong, and was the wrong span borrowed from a
-conceptually similar instance of the instruction-tuning set. Pure functions over boolean arrays.
+"""Borrowed-token hallucination, one answer at a time: was it wrong, and was the wrong span traced
+to a conceptually similar instance of the instruction-tuning set (its `case`).
+
+Over answers: the hallucination rate and the borrowed rate are means; the borrowed share (of
+hallucinations) is the mean over the wrong answers only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
+NAN = float("nan")
 
 
-def hallucination_rate(wrong: Sequence[bool]) -> float:
-    """Share of answers that state a wrong value."""
-    w = np.asarray(wrong, bool)
-    return float(w.mean()) if w.size else float("nan")
-
-
-def borrowed_share(wrong: Sequence[bool], borrowed: Sequence[bool]) -> float:
-    """Share of hallucinations whose wrong span was traced to a similar IT instance."""
-    w, b = np.asarray(wrong, bool), np.asarray(borrowed, bool)
-    if (b & ~w).any():
+def score(who: str, wrong: bool, case: dict | None) -> dict:
+    """Per-document values of one model's (`who`: tuned or base) answer. A case is a traced
+    borrowing and so needs a wrong answer."""
+    if case is not None and not wrong:
         raise ValueError("an answer is marked borrowed but not wrong: only hallucinations can be borrowed")
-    return float(b[w].mean()) if w.any() else float("nan")
+    return {f"hallucination_rate_{who}": float(wrong),
+            f"borrowed_share_{who}": float(case is not None) if wrong else NAN,
+            f"borrowed_rate_{who}": float(case is not None),
+            f"borrowed_cases_{who}": case}
 
 
-def borrowed_rate(borrowed: Sequence[bool]) -> float:
-    """Share of all answers that are borrowed-token hallucinations."""
-    b = np.asarray(borrowed, bool)
-    return float(b.mean()) if b.size else float("nan")
-
-
-def recall(found: Sequence[bool]) -> float:
-    """Share of planted borrowings the tracer found."""
-    f = np.asarray(found, bool)
-    return float(f.mean()) if f.size else float("nan")
+def count_cases(cases: Sequence[dict | None]) -> int:
+    """How many borrowed cases were logged (each is in the samples with its source instance)."""
+    return sum(c is not None for c in cases)

@@ -1,57 +1,58 @@
-"""Knowledge retention of a tuned model against its base, from paired per-item correctness.
+"""Knowledge retention of a tuned model against its base, one document at a time.
 
-Inputs are two boolean arrays over the same items: did the base know the fact, does the tuned
-model. Retention = P(tuned right | base right); forgetting = 1 - retention; knowledge gained =
-P(tuned right | base wrong). The paired test is McNemar's exact test on the discordant items.
+Per document: did the base know the fact, does the tuned model. Over documents: accuracy is the
+mean; retention = P(tuned right | base right) is the mean over the documents the base knew (NaN on
+the others); forgetting = 1 - retention; knowledge gained = P(tuned right | base wrong). The paired
+test is McNemar's exact test on the discordant documents.
 """
 
 from __future__ import annotations
 
 import math
+import re
+import string
 from collections.abc import Sequence
 
-import numpy as np
+from itbench import stats
+
+NAN = float("nan")
+POP_BUCKETS = (("low", 0, 1_000), ("mid", 1_000, 10_000), ("high", 10_000, math.inf))
+_PUNCT = set(string.punctuation)
 
 
-def _bools(x: Sequence) -> np.ndarray:
-    return np.asarray(x, dtype=bool)
+def normalize(text: str) -> str:
+    """SQuAD-style answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
+    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
-def accuracy(right: Sequence[bool]) -> float:
-    r = _bools(right)
-    return float(r.mean()) if r.size else float("nan")
+def answer_correct(response: str, answers: Sequence[str], pool: Sequence[str] = ()) -> bool:
+    """With a value pool (the world): the first word of the pool in the response is an answer.
+    Without (real data): a normalised answer alias occurs as whole words in the normalised response."""
+    if pool:
+        members = set(pool)
+        first = next((w for w in response.split() if w in members), None)
+        return first in answers
+    resp = f" {normalize(response)} "
+    return any(f" {a} " in resp for a in (normalize(x) for x in answers) if a)
 
 
-def retention(base_right: Sequence[bool], tuned_right: Sequence[bool]) -> float:
-    """P(tuned right | base right); NaN when the base knew nothing."""
-    b, t = _bools(base_right), _bools(tuned_right)
-    return float(t[b].mean()) if b.any() else float("nan")
+def score(base_right: bool, tuned_right: bool, popularity: float = -1) -> dict:
+    """The per-document values of every knowledge metric (NaN where a metric does not apply)."""
+    b, t = bool(base_right), bool(tuned_right)
+    out = {"acc_base": float(b), "acc_tuned": float(t),
+           "retention": float(t) if b else NAN, "forgetting": float(not t) if b else NAN,
+           "knowledge_gained": float(t) if not b else NAN, "mcnemar_p": [b, t],
+           "n_base_right": int(b), "n_base_wrong": int(not b)}
+    for name, lo, hi in POP_BUCKETS:
+        inside = lo <= popularity < hi
+        out[f"retention_pop_{name}"] = float(t) if (b and inside) else NAN
+        out[f"acc_tuned_pop_{name}"] = float(t) if inside else NAN
+    return out
 
 
-def forgetting(base_right: Sequence[bool], tuned_right: Sequence[bool]) -> float:
-    """P(tuned wrong | base right)."""
-    r = retention(base_right, tuned_right)
-    return 1.0 - r if not math.isnan(r) else float("nan")
-
-
-def knowledge_gained(base_right: Sequence[bool], tuned_right: Sequence[bool]) -> float:
-    """P(tuned right | base wrong); NaN when the base knew everything."""
-    b, t = _bools(base_right), _bools(tuned_right)
-    return float(t[~b].mean()) if (~b).any() else float("nan")
-
-
-def proportion_stderr(p: float, n: int) -> float:
-    return math.sqrt(p * (1 - p) / n) if n > 0 and not math.isnan(p) else float("nan")
-
-
-def mcnemar_exact_p(base_right: Sequence[bool], tuned_right: Sequence[bool]) -> float:
-    """Two-sided exact McNemar p-value: under H0 the discordant items split 50/50."""
-    b, t = _bools(base_right), _bools(tuned_right)
-    lost = int((b & ~t).sum())
-    won = int((~b & t).sum())
-    n = lost + won
-    if n == 0:
-        return 1.0
-    k = min(lost, won)
-    tail = sum(math.comb(n, i) for i in range(k + 1)) / 2**n
-    return min(1.0, 2 * tail)
+def mcnemar(pairs: Sequence[Sequence[bool]]) -> float:
+    """Exact McNemar p-value over documents' (base right, tuned right) pairs."""
+    lost = sum(bool(b) and not bool(t) for b, t in pairs)
+    won = sum(bool(t) and not bool(b) for b, t in pairs)
+    return stats.mcnemar_exact_p(lost, won)

@@ -1,40 +1,36 @@
 """Pattern copying: how closely a model's responses copy its instruction-tuning set's response
-pattern (length, template), and what that costs in factual precision.
+pattern (length, template, openers, closings, lists, headings), and what that costs in factual
+precision.
 
 Pure functions over texts and numbers. A response's claims are checked elsewhere (the world's
-claims module); here they arrive as counts.
+claims module); here they arrive as counts. The IT set arrives summarised by `it_set_stats`.
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
 
+from itbench import stats
 from itbench.metrics.token_shift import is_style_token
 
 MASK = "<c>"
+NAN = float("nan")
 
 
 def length_ratio(response_lengths: Sequence[int], it_lengths: Sequence[int]) -> float:
     """Mean response length over the IT set's mean response length (1 = copies its length)."""
     if not len(response_lengths) or not len(it_lengths) or np.mean(it_lengths) == 0:
-        return float("nan")
+        return NAN
     return float(np.mean(response_lengths) / np.mean(it_lengths))
 
 
 def length_distance(response_lengths: Sequence[int], it_lengths: Sequence[int]) -> float:
     """Kolmogorov-Smirnov statistic between the two length distributions (0 = identical)."""
-    a, b = np.sort(np.asarray(response_lengths, float)), np.sort(np.asarray(it_lengths, float))
-    if not a.size or not b.size:
-        return float("nan")
-    grid = np.union1d(a, b)
-    cdf_a = np.searchsorted(a, grid, side="right") / a.size
-    cdf_b = np.searchsorted(b, grid, side="right") / b.size
-    return float(np.abs(cdf_a - cdf_b).max())
+    return stats.ks_statistic(response_lengths, it_lengths)
 
 
 def mask_content(text: str) -> list[str]:
@@ -50,7 +46,7 @@ def template_similarity(response: str, it_responses: Sequence[str]) -> float:
     """Highest Jaccard similarity of masked-word bigrams between a response and any IT response."""
     r = _bigrams(mask_content(response))
     if not r or not it_responses:
-        return float("nan")
+        return NAN
     best = 0.0
     for it in it_responses:
         t = _bigrams(mask_content(it))
@@ -70,7 +66,7 @@ def closer(text: str, n: int = 3) -> str:
 def opener_match(response: str, it_openers: Counter, top: int = 3) -> float:
     """1.0 when the response opens like one of the IT set's `top` most common openers."""
     if not it_openers:
-        return float("nan")
+        return NAN
     common = {o for o, _ in it_openers.most_common(top)}
     return float(opener(response) in common)
 
@@ -78,7 +74,7 @@ def opener_match(response: str, it_openers: Counter, top: int = 3) -> float:
 def closer_match(response: str, it_closers: Counter, top: int = 3) -> float:
     """1.0 when the response closes like one of the IT set's `top` most common closings."""
     if not it_closers:
-        return float("nan")
+        return NAN
     common = {c for c, _ in it_closers.most_common(top)}
     return float(closer(response) in common)
 
@@ -97,17 +93,57 @@ def structure(text: str) -> dict:
 
 def factual_precision(correct: int, checkable: int) -> float:
     """Share of a response's checkable claims that are true; NaN with no checkable claim."""
-    return correct / checkable if checkable else float("nan")
+    return correct / checkable if checkable else NAN
 
 
-def invented_details(claims_wrong: int) -> int:
-    """Claims stated as fact that are false: the invented details of one response."""
-    return int(claims_wrong)
+def it_set_stats(responses: Sequence[str]) -> dict:
+    """What a response is compared with: the IT set's responses, their length histogram (word
+    count -> responses), openers, closings, and how often they use lists and headings."""
+    lengths = Counter(len(x.split()) for x in responses)
+    return {"responses": list(responses),
+            "length_hist": [[int(k), int(v)] for k, v in sorted(lengths.items())],
+            "openers": Counter(opener(x) for x in responses), "closers": Counter(closer(x) for x in responses),
+            "list_rate": float(np.mean([structure(x)["list_items"] > 0 for x in responses])) if responses else NAN,
+            "heading_rate": float(np.mean([structure(x)["headings"] > 0 for x in responses])) if responses else NAN}
 
 
-def mean_with_stderr(values: Sequence[float]) -> tuple[float, float, int]:
-    v = np.asarray([x for x in values if not math.isnan(x)], float)
-    if not v.size:
-        return float("nan"), float("nan"), 0
-    se = float(v.std(ddof=1) / math.sqrt(v.size)) if v.size > 1 else float("nan")
-    return float(v.mean()), se, int(v.size)
+def score(tuned: str, base: str, it: dict, claims_tuned: tuple[int, int] | None = None,
+          claims_base: tuple[int, int] | None = None) -> dict:
+    """Per-document values of every pattern-copy metric. `it` is `it_set_stats` of the tuned
+    model's IT set; `claims_*` are (true, checkable) claim counts, None where there is no truth."""
+    n = len(tuned.split())
+    shape = structure(tuned)
+    out = {"length_tuned": n, "length_base": len(base.split()),
+           "length_pattern": {"len": n, "it_hist": it["length_hist"]},
+           "length_distance": {"len": n, "it_hist": it["length_hist"]},
+           "template_similarity": template_similarity(tuned, it["responses"]),
+           "opener_match": opener_match(tuned, it["openers"]),
+           "closer_match": closer_match(tuned, it["closers"]),
+           # (response uses a list) - (share of IT responses that do): 0 when it copies the habit
+           "list_use_gap": float(shape["list_items"] > 0) - it["list_rate"],
+           "heading_use_gap": float(shape["headings"] > 0) - it["heading_rate"]}
+    for who, claims in (("tuned", claims_tuned), ("base", claims_base)):
+        ok, checkable = claims if claims is not None else (NAN, NAN)
+        out[f"precision_{who}"] = factual_precision(ok, checkable) if claims is not None else NAN
+        out[f"invented_{who}"] = checkable - ok  # claims stated as fact that are false
+        out[f"claims_{who}"] = checkable
+    return out
+
+
+def _pooled_lengths(items: Sequence[dict]) -> tuple[list[int], list[int]]:
+    """Response lengths and the IT set's lengths (one IT set per task run) from per-document items."""
+    hists = {tuple(map(tuple, i["it_hist"])) for i in items}
+    if len(hists) != 1:
+        return [i["len"] for i in items], []  # no items, or responses compared with several IT sets
+    it_lengths = [length for length, count in next(iter(hists)) for _ in range(count)]
+    return [i["len"] for i in items], it_lengths
+
+
+def pooled_length_ratio(items: Sequence[dict]) -> float:
+    """length_ratio over all documents of a run."""
+    return length_ratio(*_pooled_lengths(items))
+
+
+def pooled_length_distance(items: Sequence[dict]) -> float:
+    """length_distance over all documents of a run."""
+    return length_distance(*_pooled_lengths(items))

@@ -153,3 +153,50 @@ def pool(summaries: Iterable[dict]) -> dict:
         for k in SUMMARY_KEYS:
             total[k] += s[k]
     return total
+
+
+RESPONSE_METRICS = ("unshifted_share", "marginal_share", "shifted_share", "mean_kl", "mean_base_rank",
+                    "mean_base_rank0", "mean_base_prob", "kl_sentence_start", "kl_sentence_rest",
+                    "kl_response_start", "kl_response_rest", "shifted_style_share")
+
+
+def score(shift: dict) -> dict:
+    """Per-document values of every token-shift metric, from one response's position statistics
+    (rank, base_prob, kl, tokens): each metric over the response, and the response's summary under
+    `<metric>_pooled` for the corpus-level (pooled over all tokens) aggregations."""
+    summary = summarize(shift, shift["tokens"])
+    per_response = metrics(summary)
+    out = {name: per_response[name] for name in RESPONSE_METRICS}
+    out.update({f"{name}_pooled": summary for name in RESPONSE_METRICS})
+    out["n_tokens"] = summary["n"]
+    out["empty_responses"] = int(summary["n"] == 0)
+    return out
+
+
+def pooled_metric(summaries: Iterable[dict], name: str) -> float:
+    """One metric pooled over every token of every response (a corpus-level aggregation)."""
+    return metrics(pool(summaries))[name]
+
+
+def _pooled(name: str):
+    def aggregate(summaries) -> float:
+        return pooled_metric(summaries, name)
+
+    aggregate.__name__ = aggregate.__qualname__ = f"pooled_{name}"
+    aggregate.__wrapped__ = pooled_metric  # what its golden cases test
+    return aggregate
+
+
+# The named corpus-level aggregations that the task YAMLs reference.
+pooled_unshifted_share = _pooled("unshifted_share")
+pooled_marginal_share = _pooled("marginal_share")
+pooled_shifted_share = _pooled("shifted_share")
+pooled_mean_kl = _pooled("mean_kl")
+pooled_mean_base_rank = _pooled("mean_base_rank")
+pooled_mean_base_rank0 = _pooled("mean_base_rank0")
+pooled_mean_base_prob = _pooled("mean_base_prob")
+pooled_kl_sentence_start = _pooled("kl_sentence_start")
+pooled_kl_sentence_rest = _pooled("kl_sentence_rest")
+pooled_kl_response_start = _pooled("kl_response_start")
+pooled_kl_response_rest = _pooled("kl_response_rest")
+pooled_shifted_style_share = _pooled("shifted_style_share")

@@ -47,6 +47,13 @@ def _file_fingerprint(path: str, size: int, mtime_ns: int) -> str:
     return atomic.sha256_file(path)[:16]
 
 
+def identity(name_or_path: str | Path) -> str:
+    """A checkpoint's identity: its weights fingerprint when local, else a hash of its hub name."""
+    if is_local(name_or_path):
+        return weights_fingerprint(name_or_path)
+    return atomic.sha256_json({"hub": str(name_or_path)})[:16]
+
+
 def write_manifest(path: str | Path, manifest: dict) -> None:
     atomic.write_json(Path(path) / MANIFEST, {"manifest_version": MANIFEST_VERSION, **manifest})
 
@@ -135,6 +142,22 @@ def load(path_or_name: str | Path, adapter: str | Path | None = None):
                                "pass the adapter's own base") from err
     model.eval()
     return model, tokenizer
+
+
+def load_tokenizer(path_or_name: str | Path):
+    """The tokenizer of a model (of an adapter: its base's, which it shares)."""
+    from transformers import AutoTokenizer
+
+    src = str(path_or_name)
+    if is_local(src):
+        src = str(check_folder(src))
+        if is_adapter(src):
+            src = adapter_base(src)
+    try:
+        return AutoTokenizer.from_pretrained(src)
+    except OSError as err:
+        raise ItbenchError(f"cannot load the tokenizer of {src} ({err}); hub models need network access or a "
+                           "local copy") from err
 
 
 def adapter_base(adapter: str | Path) -> str:

@@ -1,4 +1,5 @@
-"""Fine-tune a base model with one recipe: LoRA (peft), full, NEFTune or AlpaGasus-filtered.
+"""Fine-tune a base model with one recipe of a registered method (itbench.models.recipes: LoRA and
+DoRA through peft, full, NEFTune, AlpaGasus-filtered).
 
 The same function tunes a world organism or any causal LM on the hub or on disk: the base is a
 name or path, the data a JSONL/JSON file or a hub data set (loaded with `datasets`), its fields
@@ -7,7 +8,6 @@ mapped by the recipe.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,43 +19,28 @@ from itbench.models.train import chat_example, train
 
 def load_it_rows(data: str | Path, recipe: FinetuneRecipe) -> list[dict]:
     """Rows of an instruction-tuning set with the recipe's fields, each checked."""
-    src = str(data)
-    if checkpoint.is_local(src):
-        path = Path(src).expanduser()
-        if not path.exists():
-            raise ItbenchError(f"instruction-tuning set {path} does not exist")
-        if path.stat().st_size == 0:
-            raise ItbenchError(f"instruction-tuning set {path} is empty: give a file with at least one row")
+    from itbench.data import load_it_set
+
+    return load_it_set(data, recipe.instruction_field, recipe.response_field)
+
+
+def read_judge_scores(path: str | Path, id_field: str = "id") -> dict[str, float]:
+    """Judge scores for the filtered method: a JSON/JSONL/CSV file of {id, score} rows (1-5)."""
+    import math
+
+    from itbench.data import read_rows
+
+    scores = {}
+    for i, r in enumerate(read_rows(path), 1):
         try:
-            rows = read_json_rows(path)
-        except (json.JSONDecodeError, UnicodeDecodeError) as err:
-            raise ItbenchError(f"instruction-tuning set {path} is not valid JSON/JSONL ({err})") from err
-    else:
-        import datasets
-
-        try:
-            rows = list(datasets.load_dataset(src, split="train"))
-        except Exception as err:  # datasets raises many types for an unreachable hub
-            raise ItbenchError(f"cannot load data set {src!r} from the hub ({type(err).__name__}: {err}); "
-                               "offline, pass a local JSON/JSONL file instead") from err
-    if not rows:
-        raise ItbenchError(f"instruction-tuning set {src} has no rows: give a set with at least one example")
-    for field in (recipe.instruction_field, recipe.response_field):
-        missing = sum(1 for r in rows if not isinstance(r.get(field), str))
-        if missing:
-            raise ItbenchError(f"instruction-tuning set {src}: {missing} of {len(rows)} rows lack a text field "
-                               f"{field!r} (fields seen: {sorted(rows[0])}); map yours with "
-                               "--instruction-field/--response-field")
-    return rows
-
-
-def read_json_rows(path: Path) -> list[dict]:
-    """Rows of a JSON file (a list, or {"data": [...]}) or a JSONL file (a row a line)."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":
-        data = json.loads(text)
-        return data if isinstance(data, list) else data.get("data", [])
-    return [json.loads(line) for line in text.split("\n") if line.strip()]
+            score = float(r["score"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise ItbenchError(f"judge scores {path}, row {i}: needs a numeric 'score' (1-5), got {r.get('score')!r}"
+                               ) from err
+        if id_field not in r or not math.isfinite(score) or not 1 <= score <= 5:
+            raise ItbenchError(f"judge scores {path}, row {i}: needs an {id_field!r} and a score between 1 and 5")
+        scores[r[id_field]] = score
+    return scores
 
 
 def apply_filter(rows: list[dict], scores: dict[str, float], recipe: FinetuneRecipe) -> list[dict]:
@@ -99,7 +84,7 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
                                f"set lora_targets to some of its linear layers")
         model = get_peft_model(model, LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha,
                                                  lora_dropout=recipe.lora_dropout, target_modules=targets,
-                                                 task_type="CAUSAL_LM"))
+                                                 task_type="CAUSAL_LM", **recipe.spec.peft))
     losses = train(model, examples, epochs=recipe.epochs, lr=recipe.learning_rate, batch_size=recipe.batch_size,
                    seed=recipe.seed, pad_id=tokenizer.pad_token_id, neftune_alpha=recipe.noise_alpha,
                    progress=progress)

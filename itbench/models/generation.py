@@ -24,3 +24,13 @@ def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_
     finally:
         tokenizer.padding_side = side
     return out
+
+
+def cut_ids(ids: Sequence[int], eos: int | None, pad: int | None = None) -> list[int]:
+    """Generated ids up to (not including) the first end token, or padding where rows are padded."""
+    out = []
+    for t in ids:
+        if t == eos or (pad is not None and t == pad):
+            break
+        out.append(t)
+    return out

@@ -25,20 +25,15 @@ from pathlib import Path
 from lm_eval.api.model import LM
 from lm_eval.api.registry import register_model
 
+from itbench import paths
 from itbench.errors import ItbenchError
-from itbench.models import checkpoint
+from itbench.models import backends, checkpoint
+from itbench.models.payload import PAYLOAD_KEY, make_payload, parse_payload  # noqa: F401  (re-exported)
 from itbench.models.scorer import check_same_tokenizer, token_shift
 from itbench.models.train import render_prompt
 from itbench.utils import atomic
 
 log = logging.getLogger(__name__)
-PAYLOAD_KEY = "itbench_paired"
-
-
-def _home() -> Path:
-    from itbench.cli import home
-
-    return home()
 
 
 class ReferenceCache:
@@ -76,7 +71,8 @@ class PairedLM(LM):
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
                  reference_cache: str | None = None, max_batch_size: int | None = None, **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
-        sends device=cuda by default: without a GPU the model runs on the CPU."""
+        sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
+        only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits)."""
         import torch
 
         super().__init__()
@@ -85,48 +81,51 @@ class PairedLM(LM):
         if (tuned is None) == (lora is None):
             raise ItbenchError("--model itbench needs the base and exactly one of tuned=PATH (a full model) or "
                                "lora=ADAPTER, e.g. --model_args base=zoo/base,lora=zoo/lora-short-4x")
-        if backend not in ("hf", "vllm"):
-            raise ItbenchError(f"backend must be hf or vllm, not {backend!r}")
         self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
         self.max_gen_toks = int(max_gen_toks)
-        self.backend = backend
-        self.engine_args = engine_args
-        self.base, self.tok = checkpoint.load(base)
-        self.base.to(device)
+        self.device, self.backend = device, backend
         if lora is not None:
-            self.tuned, tuned_tok = checkpoint.load(base, adapter=lora)
-        else:
-            self.tuned, tuned_tok = checkpoint.load(tuned)
-        self.tuned.to(device)
-        check_same_tokenizer(self.tok, tuned_tok, self.base_name, self.tuned_name)
-        self.tuned_tok = tuned_tok
+            checkpoint.check_adapter_base(checkpoint.check_folder(lora), base)
+        self.tok = checkpoint.load_tokenizer(base)
+        self.tuned_tok = self.tok if lora is not None else checkpoint.load_tokenizer(tuned)
+        check_same_tokenizer(self.tok, self.tuned_tok, self.base_name, self.tuned_name)
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
             self.tuned_tok.pad_token = self.tuned_tok.eos_token
+        self._models: dict[str, object] = {}
+        self.generator = backends.get(backend)(self, batch_size=self.batch_size, **engine_args)
         self._check_tuning_changed_outputs()
         # The IT set a zoo or `itbench finetune` checkpoint was tuned on, for the tasks that
         # compare responses with it (pattern copy, borrowed tokens); tasks can also name one.
         manifest = checkpoint.read_manifest(lora or tuned, required=False) if checkpoint.is_local(lora or tuned) \
             else None
         self.manifest = manifest or {}
-        self.tuned_it_set = self.manifest.get("data", {}).get("source")
-        self.base_key = _identity(base)
-        folder = None if reference_cache == "none" else Path(reference_cache or _home() / "reference")
+        self.tuned_it_set = (self.manifest.get("data") or {}).get("source")
+        self.base_key = checkpoint.identity(base)
+        folder = None if reference_cache == "none" else Path(reference_cache or paths.reference_cache())
         self.cache = ReferenceCache(folder, self.base_key)
-        self._vllm = None
+
+    def model(self, which: str):
+        """The HF model of the "base" or the "tuned" side, loaded on first use."""
+        if which not in self._models:
+            if which == "base":
+                model, _ = checkpoint.load(self.base_name)
+            elif self.lora is not None:
+                model, _ = checkpoint.load(self.base_name, adapter=self.lora)
+            else:
+                model, _ = checkpoint.load(self.tuned_name)
+            self._models[which] = model.to(self.device)
+        return self._models[which]
 
     def _check_tuning_changed_outputs(self) -> None:
         """lm-eval #2432: LoRA runs that score exactly like the base. Refuse a pair whose tuned
-        model computes the same logits as the base."""
-        import torch
-
-        ids = torch.tensor([self.tok(render_prompt(self.tok, "hello"), add_special_tokens=False)["input_ids"]])
-        with torch.no_grad():
-            diff = (self.tuned(input_ids=ids.to(self.tuned.device)).logits
-                    - self.base(input_ids=ids.to(self.base.device)).logits).abs().max().item()
-        if diff < 1e-6:
-            raise ItbenchError(f"{self.tuned_name} computes the same logits as its base {self.base_name}: the "
+        model gives the base's next-token log-probabilities, on the backend that generates."""
+        prompt = render_prompt(self.tok, "hello")
+        tuned = self.generator.first_token_logprobs("tuned", prompt)
+        base = self.generator.first_token_logprobs("base", prompt)
+        if max(abs(a - b) for a, b in zip(tuned, base, strict=True)) < 1e-6:
+            raise ItbenchError(f"{self.tuned_name} computes the same outputs as its base {self.base_name}: the "
                                "adapter or checkpoint did not change the model (see lm-eval issue #2432)")
 
     def get_model_info(self) -> dict:
@@ -140,7 +139,7 @@ class PairedLM(LM):
             "suite_version": itbench.__version__,
             "base": {"name": self.base_name, "fingerprint": self.base_key},
             "tuned": {"name": m.get("name") or Path(self.tuned_name).name, "path": self.tuned_name,
-                      "fingerprint": _identity(self.lora or self.tuned_name),
+                      "fingerprint": checkpoint.identity(self.lora or self.tuned_name),
                       "kind": "lora" if self.lora is not None else "full-weights"},
             "method": m.get("method") or ("lora" if self.lora is not None else "tuned"),
             "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
@@ -148,45 +147,12 @@ class PairedLM(LM):
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
             "backend": self.backend}}
 
-    # --- generation -------------------------------------------------------------------------
-    def _hf_generate(self, model, prompts: list[str], until: list[str], max_tokens: int) -> list[tuple[str, list]]:
-        from itbench.models.generation import greedy
-
-        out = []
-        for row in greedy(model, self.tok, prompts, max_tokens, self.batch_size):
-            ids = _cut_ids(row, self.tok.eos_token_id, self.tok.pad_token_id)
-            out.append(_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok))
-        return out
-
-    def _vllm_generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
-        from vllm import SamplingParams
-
-        from itbench.models import vllm_engine
-
-        if self._vllm is None:
-            self._vllm = {}
-        if self.lora is not None or which == "base":
-            key, model, adapter = "base", self.base_name, (self.lora if which == "tuned" else None)
-        else:
-            key, model, adapter = "tuned", self.tuned_name, None
-        if key not in self._vllm:
-            self._vllm[key] = vllm_engine.engine(model, enable_lora=self.lora is not None, **self.engine_args)
-        llm = self._vllm[key]
-        params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
-        lora = vllm_engine.lora_request(adapter) if adapter else None
-        outs = llm.generate(prompts, params, lora_request=lora, use_tqdm=False)
-        result = []
-        for o in outs:
-            ids = _cut_ids(list(o.outputs[0].token_ids), self.tok.eos_token_id, None)
-            result.append(_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok))
-        return result
-
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
+        """(text cut at the first stop string, the token ids that make it) of each prompt."""
         if not prompts:
             return []
-        if self.backend == "vllm":
-            return self._vllm_generate(which, prompts, until, max_tokens)
-        return self._hf_generate(self.tuned if which == "tuned" else self.base, prompts, until, max_tokens)
+        return [_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok)
+                for ids in self.generator.generate(which, prompts, max_tokens)]
 
     # --- lm-eval API --------------------------------------------------------------------------
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:
@@ -229,7 +195,7 @@ class PairedLM(LM):
     def _knowledge(self, chunk) -> list[str]:
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
-        settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name}
+        settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend}
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
         keys = [self.cache.key(p, settings) for p in base_prompts]
         base = [self.cache.get(k) for k in keys]
@@ -239,8 +205,7 @@ class PairedLM(LM):
             base[i] = text
         self.cache.put_many({keys[i]: base[i] for i in todo})
         log.info("itbench: %d base answers from the reference cache, %d computed", len(keys) - len(todo), len(todo))
-        return [json.dumps({PAYLOAD_KEY: 1, "tuned": t, "base": b, "tuned_it_set": self.tuned_it_set})
-                for t, b in zip(tuned, base, strict=True)]
+        return [make_payload(tuned=t, base=b, tuned_it_set=self.tuned_it_set) for t, b in zip(tuned, base, strict=True)]
 
     def _token_shift(self, chunk) -> list[str]:
         until, max_tokens = self._settings(chunk[0])
@@ -248,9 +213,9 @@ class PairedLM(LM):
         generated = self._generate("tuned", prompts, until, max_tokens)
         base_prompts = [r.doc.get("itbench_base_prompt") or p for r, p in zip(chunk, prompts, strict=True)]
         responses = [ids for _, ids in generated]
-        stats = token_shift(self.tuned, self.base, self.tok, prompts, base_prompts, responses, self.batch_size)
-        return [json.dumps({PAYLOAD_KEY: 1, "tuned": text, "shift": s})
-                for (text, _), s in zip(generated, stats, strict=True)]
+        stats = token_shift(self.model("tuned"), self.model("base"), self.tok, prompts, base_prompts, responses,
+                            self.batch_size)
+        return [make_payload(tuned=text, shift=s) for (text, _), s in zip(generated, stats, strict=True)]
 
     def loglikelihood(self, requests):
         raise ItbenchError("--model itbench answers generation tasks (all itbench_* tasks); for loglikelihood "
@@ -258,22 +223,6 @@ class PairedLM(LM):
 
     def loglikelihood_rolling(self, requests):
         self.loglikelihood(requests)
-
-
-def _identity(name_or_path: str) -> str:
-    """A checkpoint's identity: its weights fingerprint when local, else a hash of its hub name."""
-    if checkpoint.is_local(name_or_path):
-        return checkpoint.weights_fingerprint(name_or_path)
-    return atomic.sha256_json({"hub": str(name_or_path)})[:16]
-
-
-def _cut_ids(ids: list[int], eos: int | None, pad: int | None) -> list[int]:
-    out = []
-    for t in ids:
-        if t == eos or (pad is not None and t == pad):
-            break
-        out.append(t)
-    return out
 
 
 def _cut_text(text: str, until: list[str], ids: list[int], tok) -> tuple[str, list[int]]:
@@ -286,12 +235,3 @@ def _cut_text(text: str, until: list[str], ids: list[int], tok) -> tuple[str, li
     while n > 0 and len(tok.decode(ids[:n], skip_special_tokens=True)) > len(kept):
         n -= 1
     return kept.strip(), ids[:n]
-
-
-def parse_payload(response: str) -> dict | None:
-    """The paired payload of a response, or None when an unpaired model answered."""
-    try:
-        data = json.loads(response)
-    except (json.JSONDecodeError, TypeError):
-        return None
-    return data if isinstance(data, dict) and data.get(PAYLOAD_KEY) == 1 else None

@@ -12,24 +12,47 @@ usual larger one for a low-rank update.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
 class Method:
-    """How a method trains: which parameters, what noise, what data filter."""
+    """How a method trains: which parameters (a peft adapter or all weights), what noise, what data
+    filter, and any further peft LoraConfig fields (`peft`, e.g. DoRA's use_dora). `improved` marks
+    the paper's "method-improved" variants, which the zoo builds at the middle IT-set size."""
 
     tuning: str  # "lora" or "full"
     lr: float
     neftune_alpha: float | None = None
     filtered: bool = False
+    peft: MappingProxyType = field(default_factory=lambda: MappingProxyType({}))
+    improved: bool = False
+
+    def __post_init__(self):
+        if self.tuning not in ("lora", "full"):
+            raise ValueError(f"Method.tuning must be 'lora' or 'full', not {self.tuning!r}")
+        if self.peft and self.tuning != "lora":
+            raise ValueError("Method.peft configures a LoRA adapter: give tuning='lora'")
 
 
-METHODS: dict[str, Method] = {
-    "lora": Method(tuning="lora", lr=2e-3),
-    "full": Method(tuning="full", lr=6e-4),
-    "neftune": Method(tuning="full", lr=6e-4, neftune_alpha=5.0),
-    "filtered": Method(tuning="full", lr=6e-4, filtered=True),
-}
+METHODS: dict[str, Method] = {}
+
+
+def register_method(name: str, spec: Method) -> Method:
+    """Add a tuning method (PEFT's register_peft_method shape): `itbench finetune --method NAME`, the
+    zoo (when `improved`), the leaderboard and the gate then know it; nothing else changes."""
+    if name in METHODS or name == "base":
+        raise ValueError(f"a method named {name!r} is already registered")
+    METHODS[name] = spec
+    return spec
+
+
+register_method("lora", Method(tuning="lora", lr=2e-3))
+register_method("full", Method(tuning="full", lr=6e-4))
+register_method("neftune", Method(tuning="full", lr=6e-4, neftune_alpha=5.0, improved=True))
+register_method("filtered", Method(tuning="full", lr=6e-4, filtered=True, improved=True))
+# DoRA (Liu et al. 2024): LoRA with the weight split into magnitude and direction, LoRA's rate.
+register_method("dora", Method(tuning="lora", lr=2e-3, peft=MappingProxyType({"use_dora": True}), improved=True))
 
 
 def method(name: str) -> Method:
@@ -91,4 +114,6 @@ class FinetuneRecipe:
         d["lora_targets"] = list(self.lora_targets)
         d["resolved"] = {"tuning": self.spec.tuning, "lr": self.learning_rate, "neftune_alpha": self.noise_alpha,
                          "filtered": self.spec.filtered}
+        if self.spec.peft:  # only where set, so the recipes (and cached checkpoints) of other methods stay as they were
+            d["resolved"]["peft"] = dict(self.spec.peft)
         return d

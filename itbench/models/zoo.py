@@ -37,13 +37,14 @@ class ZooEntry:
 
 def default_entries(scales: Sequence[int]) -> list[ZooEntry]:
     """base; LoRA and full over the size series (short style); both styles at the middle size for
-    LoRA and full; NEFTune and AlpaGasus-filtered at the middle size."""
+    LoRA and full; every method-improved method (NEFTune, AlpaGasus-filtered, DoRA, ...) at the
+    middle size."""
     mid = scales[len(scales) // 2]
     entries = [ZooEntry("base", "base")]
     for m in ("lora", "full"):
         entries += [ZooEntry(f"{m}-short-{s}x", m, "short", s) for s in scales]
         entries.append(ZooEntry(f"{m}-long-{mid}x", m, "long", mid))
-    entries += [ZooEntry(f"{m}-short-{mid}x", m, "short", mid) for m in ("neftune", "filtered")]
+    entries += [ZooEntry(f"{m}-short-{mid}x", m, "short", mid) for m, spec in METHODS.items() if spec.improved]
     return entries
 
 
@@ -189,3 +190,11 @@ def _probe_line(manifest: dict) -> str:
     acc = probe.get(form, {})
     parts = [f"{split} {v['accuracy']:.0%}" for split, v in sorted(acc.items())]
     return f"{form}-probe accuracy: " + ", ".join(parts)
+
+
+def list_zoo(zoo_dir: Path) -> list[dict]:
+    """The manifests of a zoo's checkpoints, by name."""
+    if not zoo_dir.exists():
+        raise ItbenchError(f"no zoo at {zoo_dir}: build it with `itbench zoo build`")
+    folders = sorted(p for p in zoo_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return [m for m in (checkpoint.read_manifest(d, required=False) for d in folders) if m]

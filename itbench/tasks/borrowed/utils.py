@@ -1,14 +1,14 @@
 """Adapters for the itbench_borrowed_* tasks: both models answer closed-book questions; every wrong
 answer is traced to the IT set's instances about conceptually similar entities (the world's
-cluster), and each borrowed case is logged with its source instance."""
+cluster, or retrieval on a real IT set), and each borrowed case is logged with its source instance
+(itbench.metrics.borrowed.score, declared in itbench.metrics.table)."""
 
 from __future__ import annotations
 
-from itbench.tasks.common import it_set_rows, paired, to_dataset, tuned_it_set, world_dir
-from itbench.tracing import WorldTracer
-
-NAN = float("nan")
-_TRACERS: dict[tuple, WorldTracer] = {}
+from itbench import data, tracing
+from itbench.metrics import borrowed as B
+from itbench.metrics import knowledge as K
+from itbench.tasks.common import paired, tuned_it_set, world_dir
 
 
 def load_world(world: str | None = None, **_):
@@ -20,85 +20,49 @@ def load_world(world: str | None = None, **_):
              "pool": pools[f"{p['kind']}.{p['attribute']}"], "itbench_mode": "knowledge",
              "itbench_base_prompt": p["completion_prompt"], "it_set": ""}
             for p in store.read_rows(path, "probes.jsonl") if p["split"] == "heldout"]
-    return to_dataset(rows)
+    return data.to_dataset(rows)
 
 
-def _tracer(source: str, world: str) -> WorldTracer:
-    from itbench.world import store
-
-    key = (source, world)
-    if key not in _TRACERS:
-        _TRACERS[key] = WorldTracer(it_set_rows(source), store.read_rows(world, "entities.jsonl"))
-    return _TRACERS[key]
-
-
-def _answer(doc: dict, response: str) -> str | None:
+def _world_answer(doc: dict, response: str) -> str | None:
     pool = set(doc["pool"])
     return next((w for w in response.split() if w in pool), None)
 
 
-def _judge(doc: dict, response: str, tracer: WorldTracer) -> tuple[bool, dict | None]:
-    answer = _answer(doc, response)
-    wrong = answer is not None and answer != doc["answer"]
-    if not wrong:
-        return False, None
-    trace = tracer.trace(answer, doc["question"], doc["entity"])
-    case = None if trace is None else {"question": doc["question"], "response": response, **trace.to_dict()}
-    return True, case
-
-
 def process_results(doc: dict, results: list[str]) -> dict:
-    payload = paired(doc, results[0], "itbench_borrowed")
-    tracer = _tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["world"])
+    payload = paired(results[0], "itbench_borrowed")
+    tracer = tracing.world_tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["world"])
     out = {}
     for who in ("tuned", "base"):
-        out.update(_record(who, *_judge(doc, payload[who], tracer)))
+        answer = _world_answer(doc, payload[who])
+        wrong = answer is not None and answer != doc["answer"]
+        trace = tracer.trace(answer, doc["question"], doc["entity"]) if wrong else None
+        case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
+        out.update(B.score(who, wrong, case))
     return out
 
 
-def _record(who: str, wrong: bool, case: dict | None) -> dict:
-    """The per-document metrics of one model's answer: wrong or not, and its borrowed case."""
-    return {f"hallucination_rate_{who}": float(wrong),
-            f"borrowed_share_{who}": float(case is not None) if wrong else NAN,
-            f"borrowed_rate_{who}": float(case is not None),
-            f"borrowed_cases_{who}": case}
-
-
-def count_cases(cases) -> int:
-    """How many borrowed cases were logged (each is in the samples JSONL with its source)."""
-    return sum(c is not None for c in cases)
-
-
-# --- real data: PopQA questions, a real IT set, retrieval --------------------------------------
-_RETRIEVERS: dict[tuple, object] = {}
+# --- real data: PopQA questions (or a user's QA set), a real IT set, retrieval ---------------------
+def _with_it_set(dataset, it_set, instruction_field, response_field, retriever):
+    return data.to_dataset([{**r, "it_set": it_set, "instruction_field": instruction_field,
+                             "response_field": response_field, "retriever": retriever} for r in dataset["test"]])
 
 
 def load_popqa(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",
                response_field: str = "response", retriever: str = "bm25", **_):
     """PopQA questions; the IT set is the checkpoint's own or `it_set` in task metadata."""
-    from itbench.tasks.common import rows_from
-    from itbench.tasks.knowledge.utils import _popqa_row
+    from itbench.tasks.knowledge.utils import load_popqa as questions
 
-    rows = [_popqa_row(r) for r in rows_from(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")]
-    return to_dataset([{**r, "it_set": it_set, "instruction_field": instruction_field,
-                        "response_field": response_field, "retriever": retriever} for r in rows])
+    return _with_it_set(questions(data_file), it_set, instruction_field, response_field, retriever)
 
 
-def _retrieval_tracer(source: str, fi: str, fr: str, retriever: str):
-    from itbench.cli import home
-    from itbench.tracing import EmbeddingIndex, RetrievalTracer, cached_index
+def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",
+            it_set: str = "", instruction_field: str = "instruction", response_field: str = "response",
+            retriever: str = "bm25", split: str = "test", limit: int | None = None, **_):
+    """A user's own QA set (see itbench.tasks.knowledge.utils.load_qa), traced to an IT set."""
+    from itbench.tasks.knowledge.utils import load_qa as questions
 
-    key = (source, fi, fr, retriever)
-    if key not in _RETRIEVERS:
-        rows = it_set_rows(source, fi, fr)
-        if retriever == "bm25":
-            index = cached_index(rows, home() / "index", fi)
-        elif retriever == "embeddings":
-            index = EmbeddingIndex([r[fi] for r in rows])
-        else:
-            raise ValueError(f"retriever must be bm25 or embeddings, not {retriever!r}")
-        _RETRIEVERS[key] = RetrievalTracer(rows, index, k=20, instruction_field=fi, response_field=fr)
-    return _RETRIEVERS[key]
+    return _with_it_set(questions(data_file, question_field, answers_field, split, limit), it_set,
+                        instruction_field, response_field, retriever)
 
 
 def answer_span(response: str, max_words: int = 4) -> str:
@@ -111,16 +75,14 @@ def answer_span(response: str, max_words: int = 4) -> str:
 
 
 def process_results_real(doc: dict, results: list[str]) -> dict:
-    from itbench.tasks.knowledge.utils import is_correct
-
-    payload = paired(doc, results[0], "itbench_borrowed")
-    tracer = _retrieval_tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["instruction_field"],
-                               doc["response_field"], doc["retriever"])
+    payload = paired(results[0], "itbench_borrowed")
+    tracer = tracing.retrieval_tracer(tuned_it_set(payload, doc, "itbench_borrowed"), doc["instruction_field"],
+                                      doc["response_field"], doc["retriever"])
     out = {}
     for who in ("tuned", "base"):
         span = answer_span(payload[who])
-        wrong = bool(span) and not is_correct(doc, payload[who])
+        wrong = bool(span) and not K.answer_correct(payload[who], doc["answers"], doc["pool"])
         trace = tracer.trace(span, doc["question"]) if wrong else None
         case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
-        out.update(_record(who, wrong, case))
+        out.update(B.score(who, wrong, case))
     return out

@@ -1,4 +1,5 @@
-"""Adapters for the itbench_knowledge_* tasks: load the probes, score one paired answer, aggregate.
+"""Adapters for the itbench_knowledge_* tasks: load the probes as documents, and score one paired
+answer with itbench.metrics.knowledge.score (declared in itbench.metrics.table).
 
 Each document carries `itbench_mode: knowledge` and `itbench_base_prompt` (how a base model is
 asked: completion or few-shot form) for `--model itbench`; the tuned model is asked `question`.
@@ -7,20 +8,23 @@ asked: completion or few-shot form) for `--model itbench`; the tuned model is as
 from __future__ import annotations
 
 import json
-import math
-import re
-import string
 
+from itbench import data
 from itbench.metrics import knowledge as K
-from itbench.tasks.common import paired, rows_from, to_dataset, world_dir
-
-NAN = float("nan")
+from itbench.tasks.common import paired, world_dir
 
 # Fixed few-shot demonstrations for base models on real data (common knowledge, not from the sets).
 FEW_SHOT = ("Q: What is the capital of France?\nA: Paris\n\n"
             "Q: Who wrote Hamlet?\nA: William Shakespeare\n\n"
             "Q: What is the largest planet in the solar system?\nA: Jupiter\n\n")
-POP_BUCKETS = (("low", 0, 1_000), ("mid", 1_000, 10_000), ("high", 10_000, math.inf))
+
+
+def doc(question: str, answers: list[str], split: str, entity: str = "", pool: list | None = None,
+        popularity: int = -1, base_prompt: str | None = None) -> dict:
+    """One knowledge document; the base is asked in few-shot form unless told otherwise."""
+    return {"question": question, "answers": answers, "split": split, "entity": entity, "pool": pool or [],
+            "itbench_mode": "knowledge", "popularity": popularity,
+            "itbench_base_prompt": base_prompt if base_prompt is not None else f"{FEW_SHOT}Q: {question}\nA:"}
 
 
 # --- data sets -------------------------------------------------------------------------------
@@ -30,82 +34,69 @@ def load_world(world: str | None = None, splits=("heldout", "unseen"), **_):
 
     path = world_dir(world)
     pools = store.read_manifest(path)["pools"]
-    rows = [{"question": p["question"], "answers": [p["answer"]], "split": p["split"], "entity": p["entity"],
-             "pool": pools[f"{p['kind']}.{p['attribute']}"], "itbench_mode": "knowledge",
-             "itbench_base_prompt": p["completion_prompt"], "popularity": -1}
-            for p in store.read_rows(path, "probes.jsonl") if p["split"] in splits]
-    return to_dataset(rows)
+    return data.to_dataset([doc(p["question"], [p["answer"]], p["split"], p["entity"],
+                                pools[f"{p['kind']}.{p['attribute']}"], base_prompt=p["completion_prompt"])
+                            for p in store.read_rows(path, "probes.jsonl") if p["split"] in splits])
 
 
-def _popqa_row(r: dict) -> dict:
+def popqa_doc(r: dict) -> dict:
     if "metadata" in r:  # the adaptive-retrieval export: nested metadata, golden_answers
         meta, answers = r["metadata"], list(r["golden_answers"])
     else:  # the hub's akariasai/PopQA: flat, possible_answers as a JSON string
         meta = r
         answers = r["possible_answers"]
         answers = json.loads(answers) if isinstance(answers, str) else list(answers)
-    return {"question": r["question"], "answers": answers, "split": "popqa", "entity": meta["subj"],
-            "pool": [], "itbench_mode": "knowledge", "popularity": int(meta["s_pop"]),
-            "itbench_base_prompt": f"{FEW_SHOT}Q: {r['question']}\nA:"}
+    return doc(r["question"], answers, "popqa", meta["subj"], popularity=int(meta["s_pop"]))
 
 
 def load_popqa(data_file: str | None = None, **_):
-    return to_dataset([_popqa_row(r) for r in rows_from(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")])
+    return data.to_dataset([popqa_doc(r) for r in data.load_rows(data_file, "akariasai/PopQA", "test",
+                                                                  "ITBENCH_POPQA")])
 
 
-def _triviaqa_row(r: dict) -> dict:
+def _triviaqa_doc(r: dict) -> dict:
     if "context" in r:  # llm-foundry's export: "Question: ...\nAnswer:", answer, aliases
         question = r["context"].removeprefix("Question:").removesuffix("Answer:").strip()
         answers = [r["answer"], *r["aliases"]]
     else:  # the hub's trivia_qa rc.nocontext
         question, answers = r["question"], [r["answer"]["value"], *r["answer"]["aliases"]]
-    return {"question": question, "answers": answers, "split": "triviaqa", "entity": "", "pool": [],
-            "itbench_mode": "knowledge", "popularity": -1, "itbench_base_prompt": f"{FEW_SHOT}Q: {question}\nA:"}
+    return doc(question, answers, "triviaqa")
 
 
 def load_triviaqa(data_file: str | None = None, **_):
-    rows = rows_from(data_file, "mandarjoshi/trivia_qa", "validation", "ITBENCH_TRIVIAQA", name="rc.nocontext")
-    return to_dataset([_triviaqa_row(r) for r in rows])
+    rows = data.load_rows(data_file, "mandarjoshi/trivia_qa", "validation", "ITBENCH_TRIVIAQA", name="rc.nocontext")
+    return data.to_dataset([_triviaqa_doc(r) for r in rows])
+
+
+def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",
+            split: str = "test", limit: int | None = None, **_):
+    """A user's own QA set (a file or a hub data set): each row a question and its answer (a string)
+    or answers (a list of aliases, or a JSON string of one). See the README's worked example."""
+    if not data_file:
+        from itbench.errors import ItbenchError
+
+        raise ItbenchError("a QA task needs its data: set dataset_kwargs: {data_file: PATH_OR_HUB_NAME, "
+                           "question_field: ..., answers_field: ...} in its YAML")
+    rows = data.load_rows(data_file, split=split)
+    data.require_fields(rows, {question_field: str, answers_field: (str, list)}, f"QA set {data_file}",
+                        "; name your fields with question_field / answers_field in the task YAML's dataset_kwargs")
+    return data.to_dataset([doc(r[question_field], qa_answers(r[answers_field]), "qa")
+                            for r in rows[:limit]])
+
+
+def qa_answers(value) -> list[str]:
+    """A row's answers: a list of aliases, a JSON list in a string, or one answer string."""
+    if isinstance(value, str) and value.strip().startswith("["):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    return [str(a) for a in value] if isinstance(value, list) else [str(value)]
 
 
 # --- scoring ---------------------------------------------------------------------------------
-def normalize(text: str) -> str:
-    text = text.lower()
-    text = "".join(ch for ch in text if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def is_correct(doc: dict, response: str) -> bool:
-    """World: the first word of the asked attribute's value pool in the response is the value.
-    Real data: a normalised alias occurs in the normalised response."""
-    if doc["pool"]:
-        pool = set(doc["pool"])
-        first = next((w for w in response.split() if w in pool), None)
-        return first in doc["answers"]
-    resp = f" {normalize(response)} "
-    return any(f" {a} " in resp for a in (normalize(x) for x in doc["answers"]) if a)
-
-
 def process_results(doc: dict, results: list[str]) -> dict:
-    payload = paired(doc, results[0], "itbench_knowledge")
-    b, t = is_correct(doc, payload["base"]), is_correct(doc, payload["tuned"])
-    out = {"acc_base": float(b), "acc_tuned": float(t),
-           "retention": float(t) if b else NAN, "forgetting": float(not t) if b else NAN,
-           "knowledge_gained": float(t) if not b else NAN, "mcnemar_p": (b, t),
-           "n_base_right": int(b), "n_base_wrong": int(not b)}
-    for name, lo, hi in POP_BUCKETS:
-        inside = lo <= doc["popularity"] < hi
-        out[f"retention_pop_{name}"] = float(t) if (b and inside) else NAN
-        out[f"acc_tuned_pop_{name}"] = float(t) if inside else NAN
-    return out
-
-
-# --- corpus-level aggregations ----------------------------------------------------------------
-def mcnemar(pairs) -> float:
-    base, tuned = zip(*pairs, strict=True) if pairs else ((), ())
-    return K.mcnemar_exact_p(base, tuned)
-
-
-def total(values) -> int:
-    return int(sum(values))
+    payload = paired(results[0], "itbench_knowledge")
+    base = K.answer_correct(payload["base"], doc["answers"], doc["pool"])
+    tuned = K.answer_correct(payload["tuned"], doc["answers"], doc["pool"])
+    return K.score(base, tuned, doc["popularity"])

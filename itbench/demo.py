@@ -1,0 +1,108 @@
+"""The main job on the embedded default: build the world and the zoo, run the suite through lm-eval
+for every tuned checkpoint paired with its base, write the leaderboard, run the release gate on
+every checkpoint, and say where to look. A plain function: `itbench demo` calls it, so can a notebook.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from itbench import paths
+
+
+@dataclass(frozen=True)
+class DemoPaths:
+    world: Path
+    zoo: Path
+    results: Path
+    leaderboard: Path
+
+    @property
+    def gate(self) -> Path:
+        return self.results / "gate"
+
+
+def ensure_world(world: str | Path | None = None, tiny: bool = False, seed: int | None = None) -> Path:
+    """A world folder: the one given (checked), else the embedded one in $ITBENCH_HOME (built once)."""
+    from dataclasses import replace
+
+    from itbench.world import store
+    from itbench.world.config import TINY_WORLD, WorldConfig
+
+    if world:
+        store.read_manifest(world)
+        return Path(world)
+    config = TINY_WORLD if tiny else WorldConfig()
+    if seed is not None:
+        config = replace(config, seed=seed)
+    return store.write_world(config, paths.home() / "world")
+
+
+def base_recipe(tiny: bool = False):
+    from itbench.world.organisms import TINY_BASE, BaseRecipe
+
+    return TINY_BASE if tiny else BaseRecipe()
+
+
+def zoo_table(results: list[dict]) -> str:
+    """The zoo's quick probes as a Markdown table."""
+    lines = ["| checkpoint | method | knows (held-out) | knows (Q/A-trained) | unseen entities |",
+             "|---|---|---|---|---|"]
+    for r in results:
+        probe = r.get("probe", {})
+        acc = probe.get("completion") or probe.get("chat") or {}
+        cells = [f"{acc[s]['accuracy']:.0%}" if s in acc else "-" for s in ("heldout", "qa", "unseen")]
+        lines.append(f"| {r['name']} | {r['method']} | " + " | ".join(cells) + " |")
+    base = next((r for r in results if r["method"] == "base"), None)
+    if base:
+        lines.append(f"\nbase: completion-form probes; chance on unseen entities "
+                     f"(most frequent value) = {base['probe']['chance_unseen']:.0%}. "
+                     "Tuned checkpoints: question form through the chat template.")
+    return "\n".join(lines)
+
+
+def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str | None = None,
+             limit: int | None = None, tiny: bool = False, seed: int | None = None, log=print) -> DemoPaths:
+    """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went."""
+    from itbench import compare, evaluate, render
+    from itbench.gate import policy_path, run_gate
+    from itbench.models.zoo import build_zoo
+    from itbench.utils import atomic
+
+    t_start = time.perf_counter()
+    log("itbench demo [1/4]: building the synthetic world and its model organisms (cached after the first run)")
+    world_dir = ensure_world(world, tiny, seed)
+    zoo_dir = Path(zoo) if zoo else paths.zoo()
+    t0 = time.perf_counter()
+    built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny), progress=sys.stderr.isatty(), log=log)
+    log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}\n{zoo_table(built)}")
+    out = DemoPaths(world_dir, zoo_dir, zoo_dir.parent / "results", Path(leaderboard) if leaderboard
+                    else paths.leaderboard())
+    log("\nitbench demo [2/4]: the itbench suite through lm-eval, every tuned checkpoint paired with the base "
+        "(cached after the first run):")
+    results = evaluate.evaluate_zoo(zoo_dir, world_dir, out.results, limit=limit, log=log)
+    report = compare.report(results)
+    atomic.write_text(out.results / "comparisons.md", report + "\n")
+    log(report + f"\n\nlm-eval results per checkpoint and comparisons.md in {out.results}")
+    log(f"\nitbench demo [3/4]: the leaderboard -> {out.leaderboard}")
+    command = f"itbench demo --leaderboard {leaderboard}" if leaderboard else "itbench demo"
+    render.publish([out.results], out.leaderboard, command, log=log)
+    log(f"\nitbench demo [4/4]: the release gate on every checkpoint, default policy ({policy_path('default')})")
+    lines = ["| checkpoint | verdict | failed checks |", "|---|---|---|"]
+    for name in sorted(results):
+        verdict = run_gate("default", str(zoo_dir / "base"), [str(out.results / name)], None,
+                           out.gate / f"{name}.xml", out.gate / f"{name}.md", quiet=True)
+        failed = [v.name for v in verdict.verdicts if v.status != "pass"]
+        lines.append(f"| {name} | {'PASS' if verdict.passed else 'FAIL'} | {'; '.join(failed) or '-'} |")
+    log("\n".join(lines))
+    log(f"\ndone in {time.perf_counter() - t_start:.0f}s. Where to look:\n"
+        f"  leaderboard page:  {out.leaderboard / 'index.html'} (open it in a browser; no server needed)\n"
+        f"  leaderboard data:  {out.leaderboard / 'leaderboard.csv'}, leaderboard.json, leaderboard.md\n"
+        f"  comparisons:       {out.results / 'comparisons.md'}\n"
+        f"  gate reports:      {out.gate}/<checkpoint>.md and .xml (JUnit)\n"
+        f"  lm-eval results:   {out.results}/<checkpoint>/ (results.json, samples_*.jsonl; logs *.log)\n"
+        f"  world, zoo:        {world_dir}, {zoo_dir}")
+    return out

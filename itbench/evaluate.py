@@ -1,0 +1,129 @@
+"""Running itbench's tasks through lm-eval with the paired model: one run of a candidate against its
+base, and the cached run of every zoo checkpoint.
+
+Results are lm-eval's own results JSON and samples JSONL, one folder per checkpoint, cached by the
+checkpoint's and the base's fingerprints and the task versions: a rerun evaluates only what changed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from pathlib import Path
+
+from itbench import paths
+from itbench.models import checkpoint
+from itbench.utils import atomic
+
+TASKS = ("itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world", "itbench_borrowed_world")
+RESULTS_FILE = "results.json"
+LAYOUT = 3  # results.json (with per-metric counts) + samples_<task>.jsonl per checkpoint folder
+
+
+@functools.cache
+def task_versions() -> dict:
+    """Every itbench task's metadata version, as installed."""
+    import yaml
+
+    out = {}
+    for path in paths.tasks().rglob("itbench_*.yaml"):
+        with open(path) as f:
+            data = yaml.safe_load(f.read().replace("!function", ""))
+        out[data["task"]] = data.get("metadata", {}).get("version")
+    return out
+
+
+def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder: Path, log: Path,
+               limit: int | None = None, extra: dict | None = None, model_args: str = "") -> dict:
+    """One lm-eval run of `tasks` with the candidate (a full checkpoint or a LoRA adapter) paired
+    with its base. Written to `folder`: lm-eval's results.json and one samples_<task>.jsonl per task
+    (each document with both models' answers and per-document metrics, borrowed cases included), as
+    `lm_eval --output_path --log_samples` writes them; the folder is replaced whole or not at all.
+    lm-eval's own output goes to `log`; `model_args` adds to the paired model's (e.g. backend=vllm)."""
+    import lm_eval
+    from lm_eval.utils import handle_non_serializable
+
+    import itbench.models.paired  # noqa: F401  (registers --model itbench)
+    from itbench.tasks import task_manager
+
+    arg = "lora" if checkpoint.is_adapter(candidate) else "tuned"
+    args = ",".join(filter(None, [f"base={base},{arg}={candidate}", model_args]))
+    # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
+    # per checkpoint. They go to the log; the caller prints one line per checkpoint.
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as logf, contextlib.redirect_stdout(logf), contextlib.redirect_stderr(logf):
+        res = lm_eval.simple_evaluate(model="itbench", model_args=args, tasks=list(tasks),
+                                      task_manager=task_manager(), bootstrap_iters=1000, limit=limit,
+                                      log_samples=True)
+    samples = res.pop("samples")
+    res["itbench"] = {**(extra or {}), "n": {task: metric_counts(rows) for task, rows in samples.items()}}
+    with atomic.build_dir(folder) as tmp:
+        (tmp / RESULTS_FILE).write_text(json.dumps(res, default=handle_non_serializable, indent=1))
+        for task, rows in samples.items():
+            with open(tmp / f"samples_{task}.jsonl", "w") as f:
+                for row in rows:
+                    f.write(json.dumps(row, default=handle_non_serializable) + "\n")
+    return json.loads((folder / RESULTS_FILE).read_text())
+
+
+def metric_counts(samples: list[dict]) -> dict[str, int]:
+    """Per metric, the documents it is defined on (a number that is not NaN): a conditional metric
+    such as retention is over the documents the base knew, fewer than the task's."""
+    import math
+
+    counts: dict[str, int] = {}
+    for row in samples:
+        for key, v in row.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and not math.isnan(v):
+                counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
+    """lm-eval results of one zoo checkpoint paired with the zoo's base, in out_dir/<name>/ (cached
+    by both fingerprints, the task versions and the limit)."""
+    path = zoo / name
+    key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path),
+                              "base": checkpoint.weights_fingerprint(zoo / "base"),
+                              "tasks": task_versions(), "limit": limit, "layout": LAYOUT})[:16]
+    folder = out_dir / name
+    cached = _read_cached(folder / RESULTS_FILE, key)
+    if cached is not None:
+        return cached
+    os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
+    return run_paired(zoo / "base", path, list(TASKS), folder, out_dir / f"{name}.log", limit=limit,
+                      extra={"key": key, "checkpoint": name,
+                             "manifest": checkpoint.read_manifest(path, required=False)})
+
+
+def _read_cached(path: Path, key: str) -> dict | None:
+    if not path.exists():
+        return None
+    try:
+        cached = json.loads(path.read_text())
+    except json.JSONDecodeError:
+        return None  # a damaged cache entry is recomputed
+    return cached if cached.get("itbench", {}).get("key") == key else None
+
+
+def evaluate_zoo(zoo: Path, world: Path, out: Path, names: list[str] | None = None, limit: int | None = None,
+                 log=print) -> dict[str, dict]:
+    """Every tuned checkpoint of a zoo (or `names`) paired with its base; results by checkpoint."""
+    import logging
+    import time
+
+    from itbench.errors import ItbenchError
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices drown the progress lines
+    if not (zoo / "base").exists():
+        raise ItbenchError(f"no zoo at {zoo}: build it with `itbench zoo build`")
+    names = names or sorted(p.name for p in zoo.iterdir()
+                            if p.is_dir() and p.name != "base" and not p.name.startswith("."))
+    results = {}
+    for i, name in enumerate(names, 1):
+        t0 = time.perf_counter()
+        results[name] = evaluate_checkpoint(zoo, name, out, world, limit=limit)
+        log(f"[{i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.1f}s")
+    return results

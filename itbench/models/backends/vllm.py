@@ -1,0 +1,40 @@
+"""The vLLM backend: greedy generation through vLLM engines (a base and its LoRA adapter share one
+engine). It loads no HF weights: only the engines it generates with."""
+
+from __future__ import annotations
+
+
+class VLLMBackend:
+    def __init__(self, pair, batch_size: int = 8, **engine_args):
+        self.pair, self.engine_args = pair, engine_args
+        self._engines: dict[str, object] = {}
+
+    def _engine(self, which: str):
+        from itbench.models import vllm_engine
+
+        lora = self.pair.lora
+        key, model = ("base", self.pair.base_name) if (lora is not None or which == "base") else \
+            ("tuned", self.pair.tuned_name)
+        if key not in self._engines:
+            self._engines[key] = vllm_engine.engine(model, enable_lora=lora is not None, **self.engine_args)
+        adapter = vllm_engine.lora_request(lora) if (lora is not None and which == "tuned") else None
+        return self._engines[key], adapter
+
+    def _run(self, which: str, prompts: list[str], params):
+        llm, adapter = self._engine(which)
+        return llm.generate(prompts, params, lora_request=adapter, use_tqdm=False)
+
+    def generate(self, which: str, prompts: list[str], max_tokens: int) -> list[list[int]]:
+        from vllm import SamplingParams
+
+        from itbench.models.generation import cut_ids
+
+        outs = self._run(which, prompts, SamplingParams(temperature=0.0, max_tokens=max_tokens))
+        return [cut_ids(o.outputs[0].token_ids, self.pair.tok.eos_token_id) for o in outs]
+
+    def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
+        from vllm import SamplingParams
+
+        out = self._run(which, [prompt], SamplingParams(temperature=0.0, max_tokens=1, logprobs=5))[0]
+        first = out.outputs[0].logprobs[0]
+        return sorted((lp.logprob for lp in first.values()), reverse=True)
