@@ -1,7 +1,8 @@
 """Benchmark: the borrowed-token tracer on real IT sets (Dolly 15k plus Alpaca 14k together).
 
-Prints the BM25 index build time (target < 30 s) and traces per second (target >= 1,000) on this
-machine. Each trace retrieves the top 20 instructions similar to a question and looks for a span
+Prints the BM25 index build time (target < 30 s), the memory the build allocated at its peak, and
+traces per second (target >= 1,000) on this machine. The index is bm25s's; the hand-written
+sparse-matrix BM25 it replaced measured 0.88 s and 974 traces/s here (2026-11-23). Each trace retrieves the top 20 instructions similar to a question and looks for a span
 in their responses. Run: .venv/bin/python benchmarks/tracing_speed.py [--data ../shared/data]
 """
 
@@ -30,9 +31,15 @@ def main() -> None:
     ap.add_argument("--traces", type=int, default=5000)
     args = ap.parse_args()
     rows = load(Path(args.data))
+    import tracemalloc
+
     t0 = time.perf_counter()
     index = BM25Index([r["instruction"] for r in rows])
     build = time.perf_counter() - t0
+    tracemalloc.start()  # a second build, traced (tracing slows it, so it is not the one timed)
+    BM25Index([r["instruction"] for r in rows])
+    peak = tracemalloc.get_traced_memory()[1] / 2**20
+    tracemalloc.stop()
     tracer = RetrievalTracer(rows, index, k=20)
     rng = random.Random(0)
     # Questions: IT instructions reworded by dropping words; spans: a word of a random response
@@ -47,7 +54,7 @@ def main() -> None:
     found = sum(tracer.trace(span, q) is not None for q, span in queries)
     rate = len(queries) / (time.perf_counter() - t0)
     print(f"IT instances: {len(rows)}")
-    print(f"BM25 index build: {build:.2f}s (target < 30 s)")
+    print(f"BM25 index build: {build:.2f}s (target < 30 s), peak memory allocated {peak:.0f} MiB")
     print(f"traces: {len(queries)} at {rate:,.0f} per second (target >= 1,000); {found} found a source")
 
 

@@ -123,7 +123,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_leaderboard(args) -> int:
-    from itbench.render import publish
+    from itbench.publish import publish
 
     publish(args.results, Path(args.out), "itbench leaderboard " + " ".join(args.results) + f" --out {args.out}",
             log=say)
@@ -176,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     f = sub.add_parser("finetune", help="fine-tune any causal LM (hub name or folder) with one recipe")
     f.add_argument("--base", required=True, help="base model: hub name or folder")
     f.add_argument("--data", required=True, help="instruction-tuning set: JSON/JSONL/CSV file or hub data set")
-    f.add_argument("--method", required=True, choices=sorted(METHODS), help="a registered tuning method")
+    f.add_argument("--method", required=True, help=f"a registered tuning method: {', '.join(METHODS)}")
     f.add_argument("--out", required=True, help="output folder (written atomically)")
     f.add_argument("--judge-scores", help="JSONL of {id, score} (1-5), needed by the filtered method")
     for name, typ in (("epochs", int), ("lr", float), ("batch-size", int), ("seed", int), ("max-length", int),

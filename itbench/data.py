@@ -76,7 +76,7 @@ def load_rows(source: str | None, hub_name: str | None = None, split: str = "tes
     try:
         return list(datasets.load_dataset(name, split=split, **hub_kwargs))
     except Exception as err:  # offline, gated or renamed: datasets raises many types
-        hint = f"point ${env} (or the task's data_file) at a local copy" if env else "pass a local file"
+        hint = f"point ${env} (or the task's data_file) at a local copy" if env else "pass a local JSON/JSONL/CSV file"
         raise ItbenchError(f"cannot load {name!r} from the hub ({type(err).__name__}: {err}); offline, {hint}") from err
 
 

@@ -67,7 +67,7 @@ def zoo_table(results: list[dict]) -> str:
 def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str | None = None,
              limit: int | None = None, tiny: bool = False, seed: int | None = None, log=print) -> DemoPaths:
     """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went."""
-    from itbench import compare, evaluate, render
+    from itbench import compare, evaluate, publish
     from itbench.gate import policy_path, run_gate
     from itbench.models.zoo import build_zoo
     from itbench.utils import atomic
@@ -89,7 +89,7 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
     log(report + f"\n\nlm-eval results per checkpoint and comparisons.md in {out.results}")
     log(f"\nitbench demo [3/4]: the leaderboard -> {out.leaderboard}")
     command = f"itbench demo --leaderboard {leaderboard}" if leaderboard else "itbench demo"
-    render.publish([out.results], out.leaderboard, command, log=log)
+    publish.publish([out.results], out.leaderboard, command, log=log)
     log(f"\nitbench demo [4/4]: the release gate on every checkpoint, default policy ({policy_path('default')})")
     lines = ["| checkpoint | verdict | failed checks |", "|---|---|---|"]
     for name in sorted(results):

@@ -8,6 +8,7 @@ import pytest
 
 from itbench import cli, gate
 from itbench.models import checkpoint
+from itbench.stats import Z95
 from tests.fake_results import B, K, P, T, good_metrics, mean_se, write_run
 
 BASE = "my-org/base-model"  # a hub name: its identity is a hash of the name
@@ -59,7 +60,7 @@ def test_change_uses_the_paired_samples(tmp_path):
     d = [t - b for t, b in zip(tuned, base, strict=True)]
     mean, se = mean_se(d)
     assert code == 1
-    assert f"upper bound {mean + 1.96 * se:.3f} > 0.02" in md
+    assert f"upper bound {mean + Z95 * se:.3f} > 0.02" in md
     assert "no more hallucinated answers than the base" in md  # the 0.05 threshold: upper bound 0.109 fails too
 
 

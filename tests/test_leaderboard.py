@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from itbench import cli, leaderboard, render
-from itbench.stats import Z95
+from itbench import cli, leaderboard, publish, render
 from itbench.results import find_results, read_run
+from itbench.stats import Z95
 from tests.fake_results import B, K, T, good_metrics, mean_se, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,7 +64,7 @@ def test_rows_grouped_by_base_with_paired_changes(tmp_path):
     # without samples the change falls back to the two standard errors (unpaired, wider)
     other = next(r for r in board.rows if r.checkpoint == "other-lora")
     u = other.changes[B]["borrowed_rate"]
-    assert not u.paired and u.high - u.value == pytest.approx(1.96 * math.sqrt(2) * 0.002)
+    assert not u.paired and u.high - u.value == pytest.approx(Z95 * math.sqrt(2) * 0.002)
     base_row = board.rows[0]
     assert base_row.metrics[B]["borrowed_rate"].value == pytest.approx(10 / 60)
     assert "retention" not in base_row.metrics[K]  # a relative metric has no base value
@@ -74,7 +74,7 @@ def test_rows_grouped_by_base_with_paired_changes(tmp_path):
 def test_csv_and_json_carry_every_metric_with_stderr_and_n(tmp_path):
     out = tmp_path / "board"
     assert cli.main(["leaderboard", str(_zoo_like(tmp_path)), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(render.FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted(publish.FILES)
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     data = json.loads((out / "leaderboard.json").read_text())
     assert len(rows) == len(data["rows"]) == 8

@@ -41,7 +41,7 @@ def test_an_adapter_that_changes_nothing_is_refused(tiny_zoo, tmp_path):
     model, _ = checkpoint.load(tiny_zoo["dir"] / "base")
     get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj"], task_type="CAUSAL_LM")).save_pretrained(
         tmp_path / "noop")
-    with pytest.raises(ItbenchError, match="same logits as its base"):
+    with pytest.raises(ItbenchError, match="same outputs as its base"):
         PairedLM(base=str(tiny_zoo["dir"] / "base"), lora=str(tmp_path / "noop"), reference_cache="none")
 
 

@@ -13,7 +13,27 @@ from itbench.world.organisms import TINY_BASE
 def test_default_zoo_has_every_method_both_styles_and_a_size_series():
     names = {e.name for e in default_entries((1, 4, 16))}
     assert {"base", "lora-short-1x", "lora-short-4x", "lora-short-16x", "full-short-1x", "full-short-4x",
-            "full-short-16x", "lora-long-4x", "full-long-4x", "neftune-short-4x", "filtered-short-4x"} == names
+            "full-short-16x", "lora-long-4x", "full-long-4x", "neftune-short-4x", "filtered-short-4x",
+            "dora-short-4x"} == names
+
+
+def test_a_registered_method_is_one_entry_that_reaches_the_zoo_and_finetune(tiny_zoo, monkeypatch, tmp_path):
+    """DoRA came in as one register_method call: its adapter is a DoRA adapter (peft's use_dora), and
+    a further method registered the same way joins the zoo's list with nothing else changed."""
+    import json
+
+    from itbench.models import recipes
+
+    dora = next(r for r in tiny_zoo["results"] if r["name"] == "dora-short-4x")
+    assert dora["method"] == "dora" and dora["recipe"]["resolved"]["peft"] == {"use_dora": True}
+    config = json.loads((tiny_zoo["dir"] / "dora-short-4x" / "adapter_config.json").read_text())
+    assert config["use_dora"] is True
+    monkeypatch.setattr(recipes, "METHODS", dict(recipes.METHODS))
+    monkeypatch.setattr("itbench.models.zoo.METHODS", recipes.METHODS)
+    recipes.register_method("rslora", recipes.Method(tuning="lora", lr=2e-3, peft={"use_rslora": True},
+                                                     improved=True))
+    assert "rslora-short-4x" in {e.name for e in default_entries((1, 4, 16))}
+    assert recipes.FinetuneRecipe(method="rslora").to_dict()["resolved"]["peft"] == {"use_rslora": True}
 
 
 def test_every_checkpoint_carries_its_recipe(tiny_zoo):

@@ -84,7 +84,7 @@ class PairedLM(LM):
         self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
         self.max_gen_toks = int(max_gen_toks)
-        self.device, self.backend = device, backend
+        self._device, self.backend = device, backend
         if lora is not None:
             checkpoint.check_adapter_base(checkpoint.check_folder(lora), base)
         self.tok = checkpoint.load_tokenizer(base)
@@ -115,7 +115,7 @@ class PairedLM(LM):
                 model, _ = checkpoint.load(self.base_name, adapter=self.lora)
             else:
                 model, _ = checkpoint.load(self.tuned_name)
-            self._models[which] = model.to(self.device)
+            self._models[which] = model.to(self._device)
         return self._models[which]
 
     def _check_tuning_changed_outputs(self) -> None:
