@@ -104,8 +104,8 @@ def dot_whiskers(name: str, title: str, labels: list[str],
         for (sname, color, values, lows, highs), off in zip(series, offsets, strict=True):
             keep = [i for i, v in enumerate(values) if _finite(v)]
             v = np.array([values[i] for i in keep])
-            err = np.array([[v[j] - lows[i] if _finite(lows[i]) else 0.0 for j, i in enumerate(keep)],
-                            [highs[i] - v[j] if _finite(highs[i]) else 0.0 for j, i in enumerate(keep)]])
+            err = np.array([[max(0.0, v[j] - lows[i]) if _finite(lows[i]) else 0.0 for j, i in enumerate(keep)],
+                            [max(0.0, highs[i] - v[j]) if _finite(highs[i]) else 0.0 for j, i in enumerate(keep)]])
             ax.errorbar(v, y[keep] + off, xerr=err.reshape(2, -1), fmt="o", color=color, label=sname,
                         markersize=4, capsize=0, elinewidth=2)
         ax.set_yticks(y, labels)
@@ -131,8 +131,8 @@ def lines(name: str, title: str, xlabel: str,
             if not pts:
                 continue
             x, yv = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
-            err = np.array([[p[1] - p[2] if _finite(p[2]) else 0.0 for p in pts],
-                            [p[3] - p[1] if _finite(p[3]) else 0.0 for p in pts]])
+            err = np.array([[max(0.0, p[1] - p[2]) if _finite(p[2]) else 0.0 for p in pts],
+                            [max(0.0, p[3] - p[1]) if _finite(p[3]) else 0.0 for p in pts]])
             ax.errorbar(x, yv, yerr=err, fmt="-o", color=color, label=sname, markersize=4, capsize=0, linewidth=2)
             drawn += 1
         if drawn:

@@ -12,6 +12,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from itbench import evidence
 from itbench.errors import ItbenchError
 
 PREFIX = "itbench_"
@@ -102,15 +103,11 @@ def read_run(path: str | Path, with_samples: bool = True) -> Run:
     tasks = {t: r for t, r in data["results"].items() if t.startswith(PREFIX)}
     if not tasks:
         raise ItbenchError(f"{path} holds no itbench_* task results (tasks: {', '.join(data['results']) or 'none'})")
-    info = (data.get("config") or {}).get("itbench")
-    if not isinstance(info, dict) or "base" not in info or "tuned" not in info:
-        raise ItbenchError(f"{path} does not say which base and tuned checkpoint were paired (no config.itbench): "
-                           "it was not run with `--model itbench` of itbench >= 0.1; rerun it with `itbench eval "
-                           "--model itbench ...` or `itbench compare`")
+    info = evidence.pair_info((data.get("config") or {}).get("itbench"), path)
     for task, metrics in tasks.items():
-        bad = [k for k, v in metrics.items() if "," in k and not isinstance(v, (int, float, str, type(None)))]
-        if bad:
-            raise ItbenchError(f"{path}: task {task} has non-numeric metric values ({', '.join(bad[:3])})")
+        if not isinstance(metrics, dict):
+            raise ItbenchError(f"{path}: results.{task} is not an object of metrics")
+        evidence.check_metrics(task, metrics, path)
     n = {t: int(((data.get("n-samples") or {}).get(t) or {}).get("effective", 0)) for t in tasks}
     run = Run(path=path, info=info, results=tasks, versions={t: (data.get("versions") or {}).get(t) for t in tasks},
               n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(data.get("date") or 0))

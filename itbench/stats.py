@@ -56,7 +56,8 @@ def wilson_interval(p: float, n: int, z: float = Z95) -> tuple[float, float]:
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # the interval holds p; min/max keep rounding (1e-17 at p = 0 or 1) from putting it outside
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def interval(value: float, se: float, n: int, z: float = Z95, low: float = -math.inf, high: float = math.inf,

@@ -175,3 +175,37 @@ def test_shipped_policy_loads_and_every_check_names_a_real_metric():
                 for m in re.findall(r"- metric: (\w+)", f.read_text())}
     for c in policy.checks:
         assert (c.metric if c.of == "value" else f"{c.metric}_tuned") in declared
+
+
+@pytest.mark.parametrize("metric, value, expect", [
+    ("retention", (1.7, 0.01), "outside the metric's range [0, 1]"),
+    ("retention", (float("inf"), 0.01), "outside the metric's range"),
+    ("retention", (0.97, -0.01), "a standard error must be a finite number >= 0"),
+    ("retention", (0.97, float("inf")), "a standard error must be a finite number >= 0"),
+    ("retention", (True, 0.01), "expected a number"),
+    ("acc_tuned", ("0.9", 0.01), "expected a number"),
+])
+def test_results_outside_what_a_metric_can_be_are_refused(tmp_path, capsys, metric, value, expect):
+    m = good_metrics()
+    m[K][metric] = value
+    results = _run(tmp_path, metrics=m)
+    before = results.read_bytes()
+    code, _, root = _gate(tmp_path, results=[results])
+    err = capsys.readouterr().err
+    assert code == 2 and expect in err and str(results) in err and metric in err
+    assert root is None and results.read_bytes() == before  # nothing judged, nothing written, input intact
+
+
+def test_a_policy_with_an_infinite_or_boolean_threshold_or_duplicate_yaml_keys_is_refused(tmp_path, capsys):
+    for name, text in (("inf.toml", "[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\n"
+                                    "at_least = -inf\n"),
+                       ("bool.toml", "[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\n"
+                                     "at_least = true\n"),
+                       ("dup.yaml", "checks:\n  - task: itbench_knowledge_world\n    metric: retention\n"
+                                    "    at_least: 0.9\n    at_least: 0.1\n")):
+        policy = tmp_path / name
+        policy.write_text(text)
+        code, _, _ = _gate(tmp_path, results=[_run(tmp_path)], policy=str(policy))
+        err = capsys.readouterr().err
+        assert code == 2 and str(policy) in err, (name, err)
+        assert ("duplicate keys" in err) if name == "dup.yaml" else ("at_least" in err), (name, err)

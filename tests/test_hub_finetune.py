@@ -79,5 +79,5 @@ def test_real_it_sets_map_their_fields():
 
 
 def test_unreachable_hub_data_set_says_to_use_a_local_file():
-    with pytest.raises(ItbenchError, match="offline, pass a local JSON/JSONL file"):
+    with pytest.raises(ItbenchError, match="offline, pass a local JSON/JSONL/CSV file"):
         load_it_rows("nobody/no-such-set", FinetuneRecipe(method="lora"))
