@@ -51,7 +51,7 @@ def _number(v) -> bool:
 
 def check_metrics(task: str, metrics: dict, path: Path) -> None:
     """Each metric value a number (NaN allowed: "does not apply") inside its declared range, or None;
-    each standard error a finite non-negative number, or lm-eval's "N/A"."""
+    each standard error a finite non-negative number, NaN (unknown) or lm-eval's "N/A"."""
     for key, v in metrics.items():
         if "," not in key:
             continue
@@ -60,7 +60,7 @@ def check_metrics(task: str, metrics: dict, path: Path) -> None:
         if name.endswith("_stderr"):
             if v == "N/A" or v is None:
                 continue
-            if not _number(v) or not math.isfinite(v) or v < 0:
+            if not _number(v) or math.isinf(v) or v < 0:  # NaN: unknown (lm-eval's, when no value applies)
                 raise ItbenchError(f"{where} = {v!r}: a standard error must be a finite number >= 0 (or \"N/A\")")
             continue
         if v is None:

@@ -131,3 +131,16 @@ def test_eval_help_shows_itbench_and_lm_eval_options():
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "--bootstrap_iters" in proc.stdout and "--model_args" in proc.stdout
+
+
+def test_task_adapters_keep_no_module_level_mutable_state():
+    """Caches live in the data layer and tracing (memoised by content), not in task modules."""
+    offenders = []
+    for path in (PACKAGE / "tasks").rglob("*.py"):
+        for node in ast.parse(path.read_text()).body:
+            value = node.value if isinstance(node, (ast.Assign, ast.AnnAssign)) else None
+            mutable = isinstance(value, (ast.Dict, ast.List, ast.Set, ast.DictComp, ast.ListComp, ast.SetComp)) or (
+                isinstance(value, ast.Call) and getattr(value.func, "id", "") in ("dict", "list", "set", "defaultdict"))
+            if mutable:
+                offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
+    assert not offenders, f"module-level mutable state in task adapters: {offenders}"

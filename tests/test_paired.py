@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,43 @@ def test_garbled_payload_counts_as_unpaired():
     assert parse_payload("{not json") is None
     assert parse_payload('{"tuned": "x"}') is None
     assert parse_payload('{"itbench_paired": 1, "tuned": "x", "base": "y"}')["base"] == "y"
+
+
+def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tiny_zoo, monkeypatch):
+    """A backend is one class behind one protocol and one registry line; the paired model loads no HF
+    weights for generation on such a backend (as on vLLM), only when token-shift scoring needs logits."""
+    from itbench.models import backends
+
+    class Stub:
+        calls: list = []
+
+        def __init__(self, pair, **kw):
+            self.pair = pair
+
+        def generate(self, which, prompts, max_tokens):
+            Stub.calls.append(which)
+            tok = self.pair.tok
+            return [tok(" zorb is a city .", add_special_tokens=False)["input_ids"] for _ in prompts]
+
+        def first_token_logprobs(self, which, prompt):
+            return [-0.1, -2.0] if which == "tuned" else [-0.5, -1.0]
+
+    monkeypatch.setitem(backends.BACKENDS, "stub", f"{__name__}:Stub")
+    monkeypatch.setattr(sys.modules[__name__], "Stub", Stub, raising=False)
+    zoo = tiny_zoo["dir"]
+    lm = PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="stub", reference_cache="none")
+    assert lm._models == {}
+
+    class Req:
+        def __init__(self, doc):
+            self.doc, self.args = doc, (doc["q"], {"until": ["\n"], "max_gen_toks": 8})
+
+    doc = {"q": "what is zorb ?", "itbench_mode": "knowledge", "itbench_base_prompt": "zorb is"}
+    out = lm.generate_until([Req(doc)])
+    payload = parse_payload(out[0])
+    assert payload["tuned"] == payload["base"] != "" and Stub.calls == ["tuned", "base"]  # both from the stub
+    assert lm._models == {}  # generation went through the backend alone
+    shift = parse_payload(lm.generate_until([Req({"q": "describe zorb .", "itbench_mode": "token_shift"})])[0])
+    assert set(lm._models) == {"tuned", "base"} and len(shift["shift"]["rank"]) > 0
+    with pytest.raises(ItbenchError, match="backend must be one of"):
+        PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="nope", reference_cache="none")
