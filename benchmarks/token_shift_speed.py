@@ -17,7 +17,7 @@ import time
 import numpy as np
 import torch
 
-from itbench.cli import home
+from itbench.paths import home
 from itbench.metrics.token_shift import position_stats
 from itbench.models import checkpoint
 from itbench.models.scorer import encode, token_shift
