@@ -17,11 +17,11 @@ import time
 import numpy as np
 import torch
 
-from itbench.paths import home
 from itbench.metrics.token_shift import position_stats
 from itbench.models import checkpoint
 from itbench.models.scorer import encode, token_shift
 from itbench.models.train import render_prompt
+from itbench.paths import home
 from itbench.world import store
 
 
