@@ -3,7 +3,8 @@
 Prints the BM25 index build time (target < 30 s), the memory the build allocated at its peak, and
 traces per second (target >= 1,000) on this machine. The index is bm25s's; the hand-written
 sparse-matrix BM25 it replaced measured 0.88 s and 974 traces/s here (2026-11-23). Each trace
-retrieves the top 20 instructions similar to a question and looks for a span in their responses. Run: .venv/bin/python benchmarks/tracing_speed.py [--data ../shared/data]
+retrieves the top 20 instructions similar to a question and looks for a span in their responses.
+Run: .venv/bin/python benchmarks/tracing_speed.py [--data ../shared/data]
 """
 
 from __future__ import annotations
