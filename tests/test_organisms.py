@@ -24,4 +24,7 @@ def test_default_base_knows_its_facts_and_is_at_chance_on_unseen_entities(tmp_pa
         acc["heldout"]["n"] + acc["qa"]["n"])
     assert trained >= 0.90, acc
     assert acc["heldout"]["accuracy"] >= 0.85, acc  # never seen as Q/A, still known
+    # the stopping rule ran: it stopped at its target (95% of each split) or spent its whole budget
+    training, recipe = manifest["training"], BaseRecipe()
+    assert training["reached_target"] or training["epochs"] == recipe.epochs + recipe.max_extra_epochs, training
     assert acc["unseen"]["accuracy"] <= manifest["probe"]["chance_unseen"] + 1e-9, manifest["probe"]
