@@ -18,6 +18,7 @@ from pathlib import Path
 from itbench.errors import ItbenchError
 
 FORMATS = (".json", ".jsonl", ".csv")
+_KIND_NAMES = {str: "text", list: "list"}
 
 
 def is_local(source: str | os.PathLike) -> bool:
@@ -87,8 +88,8 @@ def require_fields(rows: list[dict], fields: dict[str, type | tuple], source: st
     for field, kind in fields.items():
         bad = sum(1 for r in rows if not isinstance(r.get(field), kind))
         if bad:
-            names = {str: "text", list: "list"}.get(kind, getattr(kind, "__name__", "")) if isinstance(kind, type) \
-                else " or ".join({str: "text", list: "list"}.get(k, k.__name__) for k in kind)
+            kinds = kind if isinstance(kind, tuple) else (kind,)
+            names = " or ".join(_KIND_NAMES.get(k, k.__name__) for k in kinds)
             raise ItbenchError(f"data set {source}: {bad} of {len(rows)} rows lack a {names} field {field!r} "
                                f"(fields of the first row: {sorted(rows[0])}){hint}")
 
@@ -109,7 +110,7 @@ def load_it_set(source: str | os.PathLike, instruction_field: str = "instruction
     src = str(source)
     if is_local(src) and Path(src).expanduser().is_file() and Path(src).expanduser().stat().st_size == 0:
         raise ItbenchError(f"instruction-tuning set {src} is empty: give a file with at least one row")
-    rows = load_rows(src, split=split) if not is_local(src) else read_rows(src)
+    rows = load_rows(src, split=split)
     require_fields(rows, {instruction_field: str, response_field: str}, f"instruction-tuning set {src}",
                    "; map yours with --instruction-field/--response-field (or the task's instruction_field/"
                    "response_field)")

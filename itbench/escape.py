@@ -1,18 +1,12 @@
-"""Escaping for every place itbench writes untrusted text (model names, outputs, manifest fields):
-HTML, Markdown tables, CSV cells, XML and the terminal. One function per sink."""
+"""Escaping for the places itbench writes untrusted text (model names, outputs, manifest fields)
+that the standard library does not cover: Markdown tables, CSV cells and XML text. One function per
+sink; HTML is html.escape's."""
 
 from __future__ import annotations
 
-import html
 import re
 
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_TERMINAL = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x08\x0b-\x1f\x7f]")
-
-
-def html_text(text) -> str:
-    """Text or an attribute value inside HTML (quotes escaped too)."""
-    return html.escape(str(text), quote=True)
 
 
 def md_cell(text) -> str:
@@ -30,8 +24,3 @@ def csv_cell(value):
 def xml_text(text) -> str:
     """Text with the characters XML 1.0 forbids removed (ElementTree escapes the rest)."""
     return _XML_FORBIDDEN.sub("", str(text))
-
-
-def terminal(text) -> str:
-    """Text with escape sequences and control characters neutralised, for printing."""
-    return _TERMINAL.sub("?", str(text))

@@ -129,7 +129,7 @@ def _where(loc: tuple) -> str:
     return ".".join(map(str, loc))
 
 
-def _message(err: ValidationError, data: dict) -> str:
+def _message(err: ValidationError) -> str:
     parts = []
     for e in err.errors():
         loc = tuple(e["loc"])
@@ -165,4 +165,4 @@ def load_policy(path: str | Path) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as err:
-        raise ItbenchError(f"policy {path}: {_message(err, data)}") from err
+        raise ItbenchError(f"policy {path}: {_message(err)}") from err

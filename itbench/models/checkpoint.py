@@ -114,20 +114,27 @@ def check_adapter_base(adapter: str | Path, base: str | Path) -> None:
         raise ItbenchError(f"adapter {adapter} was trained on {recorded}, not {base_s}: pass the adapter's own base")
 
 
-def load(path_or_name: str | Path, adapter: str | Path | None = None):
-    """(model, tokenizer) in eval mode: a full model, or a base with a peft adapter on top."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
+def _resolve(path_or_name: str | Path) -> tuple[str, str | None]:
+    """(the folder or hub name holding the weights, the adapter folder when `path_or_name` is one)."""
     src = str(path_or_name)
     if is_local(src):
         src = str(check_folder(src))
         if is_adapter(src):
-            if adapter is not None:
-                raise ItbenchError(f"{src} is itself an adapter: pass its base as the model and it as the adapter")
-            adapter, src = src, adapter_base(src)
+            return adapter_base(src), src
+    return src, None
+
+
+def load_model(path_or_name: str | Path, adapter: str | Path | None = None):
+    """A model in eval mode: a full model, or a base with a peft adapter on top."""
+    from transformers import AutoModelForCausalLM
+
+    src, own = _resolve(path_or_name)
+    if own is not None:
+        if adapter is not None:
+            raise ItbenchError(f"{own} is itself an adapter: pass its base as the model and it as the adapter")
+        adapter = own
     try:
         model = AutoModelForCausalLM.from_pretrained(src)
-        tokenizer = AutoTokenizer.from_pretrained(src)
     except OSError as err:
         raise ItbenchError(f"cannot load {src} ({err}); hub models need network access or a local copy") from err
     if adapter is not None:
@@ -141,23 +148,24 @@ def load(path_or_name: str | Path, adapter: str | Path | None = None):
             raise ItbenchError(f"adapter {adapter} does not fit base {src} ({str(err).splitlines()[0]}): "
                                "pass the adapter's own base") from err
     model.eval()
-    return model, tokenizer
+    return model
 
 
 def load_tokenizer(path_or_name: str | Path):
     """The tokenizer of a model (of an adapter: its base's, which it shares)."""
     from transformers import AutoTokenizer
 
-    src = str(path_or_name)
-    if is_local(src):
-        src = str(check_folder(src))
-        if is_adapter(src):
-            src = adapter_base(src)
+    src, _ = _resolve(path_or_name)
     try:
         return AutoTokenizer.from_pretrained(src)
     except OSError as err:
         raise ItbenchError(f"cannot load the tokenizer of {src} ({err}); hub models need network access or a "
                            "local copy") from err
+
+
+def load(path_or_name: str | Path, adapter: str | Path | None = None):
+    """(model, tokenizer): load_model and load_tokenizer of the same checkpoint."""
+    return load_model(path_or_name, adapter), load_tokenizer(path_or_name)
 
 
 def adapter_base(adapter: str | Path) -> str:

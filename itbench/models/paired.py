@@ -110,11 +110,11 @@ class PairedLM(LM):
         """The HF model of the "base" or the "tuned" side, loaded on first use."""
         if which not in self._models:
             if which == "base":
-                model, _ = checkpoint.load(self.base_name)
+                model = checkpoint.load_model(self.base_name)
             elif self.lora is not None:
-                model, _ = checkpoint.load(self.base_name, adapter=self.lora)
+                model = checkpoint.load_model(self.base_name, adapter=self.lora)
             else:
-                model, _ = checkpoint.load(self.tuned_name)
+                model = checkpoint.load_model(self.tuned_name)
             self._models[which] = model.to(self._device)
         return self._models[which]
 

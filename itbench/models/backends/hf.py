@@ -23,8 +23,9 @@ class HFBackend:
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
         import torch
 
-        tok = self.pair.tok
-        ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
+        from itbench.models.scorer import encode
+
+        ids = torch.tensor([encode(self.pair.tok, prompt)])
         model = self.pair.model(which)
         with torch.no_grad():
             logits = model(input_ids=ids.to(model.device)).logits[0, -1]

@@ -42,26 +42,26 @@ def process_results(doc: dict, results: list[str]) -> dict:
 
 
 # --- real data: PopQA questions (or a user's QA set), a real IT set, retrieval ---------------------
-def _with_it_set(dataset, it_set, instruction_field, response_field, retriever):
+def _with_it_set(docs, it_set, instruction_field, response_field, retriever):
     return data.to_dataset([{**r, "it_set": it_set, "instruction_field": instruction_field,
-                             "response_field": response_field, "retriever": retriever} for r in dataset["test"]])
+                             "response_field": response_field, "retriever": retriever} for r in docs])
 
 
 def load_popqa(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",
                response_field: str = "response", retriever: str = "bm25", **_):
     """PopQA questions; the IT set is the checkpoint's own or `it_set` in task metadata."""
-    from itbench.tasks.knowledge.utils import load_popqa as questions
+    from itbench.tasks.knowledge.utils import popqa_docs
 
-    return _with_it_set(questions(data_file), it_set, instruction_field, response_field, retriever)
+    return _with_it_set(popqa_docs(data_file), it_set, instruction_field, response_field, retriever)
 
 
 def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",
             it_set: str = "", instruction_field: str = "instruction", response_field: str = "response",
             retriever: str = "bm25", split: str = "test", limit: int | None = None, **_):
     """A user's own QA set (see itbench.tasks.knowledge.utils.load_qa), traced to an IT set."""
-    from itbench.tasks.knowledge.utils import load_qa as questions
+    from itbench.tasks.knowledge.utils import qa_docs
 
-    return _with_it_set(questions(data_file, question_field, answers_field, split, limit), it_set,
+    return _with_it_set(qa_docs(data_file, question_field, answers_field, split, limit), it_set,
                         instruction_field, response_field, retriever)
 
 

@@ -49,9 +49,12 @@ def popqa_doc(r: dict) -> dict:
     return doc(r["question"], answers, "popqa", meta["subj"], popularity=int(meta["s_pop"]))
 
 
+def popqa_docs(data_file: str | None = None) -> list[dict]:
+    return [popqa_doc(r) for r in data.load_rows(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")]
+
+
 def load_popqa(data_file: str | None = None, **_):
-    return data.to_dataset([popqa_doc(r) for r in data.load_rows(data_file, "akariasai/PopQA", "test",
-                                                                  "ITBENCH_POPQA")])
+    return data.to_dataset(popqa_docs(data_file))
 
 
 def _triviaqa_doc(r: dict) -> dict:
@@ -72,6 +75,11 @@ def load_qa(data_file: str | None = None, question_field: str = "question", answ
             split: str = "test", limit: int | None = None, **_):
     """A user's own QA set (a file or a hub data set): each row a question and its answer (a string)
     or answers (a list of aliases, or a JSON string of one). See the README's worked example."""
+    return data.to_dataset(qa_docs(data_file, question_field, answers_field, split, limit))
+
+
+def qa_docs(data_file: str | None, question_field: str = "question", answers_field: str = "answers",
+            split: str = "test", limit: int | None = None) -> list[dict]:
     if not data_file:
         from itbench.errors import ItbenchError
 
@@ -80,8 +88,7 @@ def load_qa(data_file: str | None = None, question_field: str = "question", answ
     rows = data.load_rows(data_file, split=split)
     data.require_fields(rows, {question_field: str, answers_field: (str, list)}, f"QA set {data_file}",
                         "; name your fields with question_field / answers_field in the task YAML's dataset_kwargs")
-    return data.to_dataset([doc(r[question_field], qa_answers(r[answers_field]), "qa")
-                            for r in rows[:limit]])
+    return [doc(r[question_field], qa_answers(r[answers_field]), "qa") for r in rows[:limit]]
 
 
 def qa_answers(value) -> list[str]:
