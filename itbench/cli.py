@@ -44,7 +44,8 @@ def cmd_zoo_build(args) -> int:
     out = Path(args.out or paths.zoo())
     t0 = time.perf_counter()
     results = build_zoo(ensure_world(args.world, args.tiny, args.seed), out, base_recipe=base_recipe(args.tiny),
-                        only=args.only, progress=not args.no_progress and sys.stderr.isatty(), log=say)
+                        only=args.only, seeds=seeds_of(args), progress=not args.no_progress and sys.stderr.isatty(),
+                        log=say)
     built = sum(r["built"] for r in results)
     say(f"zoo at {out}: {len(results)} checkpoints ({built} built, {len(results) - built} cached) "
         f"in {time.perf_counter() - t0:.1f}s")
@@ -104,7 +105,8 @@ def cmd_doctor(args) -> int:
 def cmd_demo(args) -> int:
     from itbench.demo import run_demo
 
-    run_demo(args.world, args.out, args.leaderboard, limit=args.limit, tiny=args.tiny, seed=args.seed, log=say)
+    run_demo(args.world, args.out, args.leaderboard, limit=args.limit, tiny=args.tiny, seed=args.seed,
+             seeds=seeds_of(args), log=say)
     return 0
 
 
@@ -116,7 +118,7 @@ def cmd_compare(args) -> int:
     out = Path(args.out or paths.results())
     results = evaluate.evaluate_zoo(Path(args.zoo or paths.zoo()), ensure_world(args.world, args.tiny, args.seed),
                                     out, names=args.checkpoints, limit=args.limit, log=say)
-    report = compare.report(results)
+    report = compare.report(results, out)
     atomic.write_text(out / "comparisons.md", report + "\n")
     say(report + f"\n\nlm-eval results per checkpoint and comparisons.md in {out}")
     return 0
@@ -144,6 +146,20 @@ def cmd_tasks_path(args) -> int:
     return 0
 
 
+def _seeds_arg(sp) -> None:
+    sp.add_argument("--seeds", type=int, default=None,
+                    help="training seeds per tuned recipe (default 3; 1 with --tiny): findings need at least 2")
+
+
+def seeds_of(args) -> int:
+    from itbench.models.zoo import DEFAULT_SEEDS
+
+    seeds = args.seeds if args.seeds is not None else (1 if args.tiny else DEFAULT_SEEDS)
+    if seeds < 1:
+        raise ItbenchError(f"--seeds must be at least 1, not {seeds}")
+    return seeds
+
+
 def _world_args(sp) -> None:
     sp.add_argument("--tiny", action="store_true", help="a tiny world and base (for tests and smoke runs)")
     sp.add_argument("--seed", type=int, default=None, help="world seed (default 0)")
@@ -163,7 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     zb = z.add_parser("build", help="train (or reuse) the base and every tuned checkpoint")
     zb.add_argument("--world", help="a world folder (default: build the embedded one)")
     zb.add_argument("--out", help="zoo folder (default $ITBENCH_HOME/zoo)")
-    zb.add_argument("--only", nargs="+", help="build only these checkpoints (and the base)")
+    zb.add_argument("--only", nargs="+", help="build only these checkpoints or replicate groups (and the base)")
+    _seeds_arg(zb)
     zb.add_argument("--no-progress", action="store_true", help="no progress bars")
     _world_args(zb)
     zb.set_defaults(func=cmd_zoo_build)
@@ -232,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--out", help="zoo folder (default $ITBENCH_HOME/zoo)")
     dm.add_argument("--leaderboard", help="leaderboard folder (default $ITBENCH_HOME/leaderboard)")
     dm.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
+    _seeds_arg(dm)
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
     return p

@@ -25,6 +25,10 @@ class DemoPaths:
         return self.results / "gate"
 
 
+# The recipes whose borrowed-token cases the demo checks causally (every seed of each).
+CAUSAL_GROUPS = ("full-short-4x", "lora-short-4x", "full-short-16x")
+
+
 def ensure_world(world: str | Path | None = None, tiny: bool = False, seed: int | None = None) -> Path:
     """A world folder: the one given (checked), else the embedded one in $ITBENCH_HOME (built once)."""
     from dataclasses import replace
@@ -49,25 +53,29 @@ def base_recipe(tiny: bool = False):
 
 def zoo_table(results: list[dict]) -> str:
     """The zoo's quick probes as a Markdown table."""
-    lines = ["| checkpoint | method | knows (held-out) | knows (Q/A-trained) | unseen entities |",
-             "|---|---|---|---|---|"]
+    lines = ["| checkpoint | method | knows (held-out) | knows (Q/A-trained) | unseen entities | well-formed answers |",
+             "|---|---|---|---|---|---|"]
     for r in results:
         probe = r.get("probe", {})
         acc = probe.get("completion") or probe.get("chat") or {}
         cells = [f"{acc[s]['accuracy']:.0%}" if s in acc else "-" for s in ("heldout", "qa", "unseen")]
+        shares = [v["well_formed"] * v["n"] for v in acc.values() if "well_formed" in v]
+        cells.append(f"{sum(shares) / sum(v['n'] for v in acc.values()):.0%}" if shares else "-")
         lines.append(f"| {r['name']} | {r['method']} | " + " | ".join(cells) + " |")
     base = next((r for r in results if r["method"] == "base"), None)
     if base:
         lines.append(f"\nbase: completion-form probes; chance on unseen entities "
                      f"(most frequent value) = {base['probe']['chance_unseen']:.0%}. "
-                     "Tuned checkpoints: question form through the chat template.")
+                     "Tuned checkpoints: question form through the chat template; well-formed answers are "
+                     "whole sentences of the IT set's templates (itbench.world.claims.well_formed).")
     return "\n".join(lines)
 
 
 def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str | None = None,
-             limit: int | None = None, tiny: bool = False, seed: int | None = None, log=print) -> DemoPaths:
+             limit: int | None = None, tiny: bool = False, seed: int | None = None, seeds: int = 3,
+             log=print) -> DemoPaths:
     """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went."""
-    from itbench import compare, evaluate, publish
+    from itbench import causal, compare, evaluate, publish
     from itbench.gate import policy_path, run_gate
     from itbench.models.zoo import build_zoo
     from itbench.utils import atomic
@@ -77,14 +85,24 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
     world_dir = ensure_world(world, tiny, seed)
     zoo_dir = Path(zoo) if zoo else paths.zoo()
     t0 = time.perf_counter()
-    built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny), progress=sys.stderr.isatty(), log=log)
+    built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny), seeds=seeds, progress=sys.stderr.isatty(),
+                      log=log)
     log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}\n{zoo_table(built)}")
     out = DemoPaths(world_dir, zoo_dir, zoo_dir.parent / "results", Path(leaderboard) if leaderboard
                     else paths.leaderboard())
     log("\nitbench demo [2/4]: the itbench suite through lm-eval, every tuned checkpoint paired with the base "
         "(cached after the first run):")
     results = evaluate.evaluate_zoo(zoo_dir, world_dir, out.results, limit=limit, log=log)
-    report = compare.report(results)
+    groups = {n: ((r.get("itbench") or {}).get("manifest") or {}).get("replicate", {}).get("group", n)
+              for n, r in results.items()}
+    checked = [n for n in sorted(results) if groups[n] in CAUSAL_GROUPS]
+    if checked:
+        t0 = time.perf_counter()
+        log(f"\nthe causal check of borrowed tokens: {', '.join(checked)} retrained without traced / random "
+            "IT instances (cached after the first run)")
+        causal.run(zoo_dir, world_dir, out.results, checked, log=log)
+        log(f"causal check in {time.perf_counter() - t0:.1f}s")
+    report = compare.report(results, out.results)
     atomic.write_text(out.results / "comparisons.md", report + "\n")
     log(report + f"\n\nlm-eval results per checkpoint and comparisons.md in {out.results}")
     log(f"\nitbench demo [3/4]: the leaderboard -> {out.leaderboard}")

@@ -20,6 +20,13 @@ class Identity(BaseModel):
     fingerprint: str = Field(min_length=1)
 
 
+class Replicate(BaseModel):
+    """A zoo checkpoint's place among the seed replicates of one recipe."""
+
+    group: str = Field(min_length=1)
+    seed: int = Field(ge=0)
+
+
 class PairInfo(BaseModel):
     """results["config"]["itbench"], as the paired model records it."""
 
@@ -29,6 +36,7 @@ class PairInfo(BaseModel):
     tuned: Identity
     method: str = "tuned"
     it_set: dict | None = None
+    replicate: Replicate | None = None
 
 
 def pair_info(info, path: Path) -> dict:

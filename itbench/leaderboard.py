@@ -30,9 +30,14 @@ class Stat:
     stderr: float
     n: int
     spec: table.Metric | None = None  # the metric's declaration: its range, and whether a proportion
+    seeds: int = 1
+    seed_ci: tuple[float, float] | None = None  # over seeds and items (a seed mean), at 95%
 
     def ci(self, z: float = stats.Z95) -> tuple[float, float]:
-        """The metric's interval: Wilson's for a proportion, else normal, inside the metric's range."""
+        """The metric's interval: over seeds and items for a seed mean; else Wilson's for a
+        proportion, normal otherwise; inside the metric's range."""
+        if self.seed_ci is not None:
+            return self.seed_ci
         if self.spec is None:
             return stats.normal_interval(self.value, self.stderr, z)
         return self.spec.interval(self.value, self.stderr, self.n, z)
@@ -45,6 +50,8 @@ class Change:
     high: float
     n: int
     paired: bool
+    se: float = math.nan
+    seeds: int = 1
 
 
 @dataclass
@@ -62,6 +69,9 @@ class Row:
     task_versions: dict[str, object]
     metrics: dict[str, dict[str, Stat]] = field(default_factory=dict)  # task -> metric -> Stat
     changes: dict[str, dict[str, Change]] = field(default_factory=dict)  # task -> metric -> Change
+    seeds: int = 1  # training seeds behind the row (a seed mean when more than one)
+    members: list[str] = field(default_factory=list)  # the checkpoint ids of those seeds
+    replicate: str | None = None  # the replicate group (zoo checkpoints trained under several seeds)
 
 
 @dataclass
@@ -103,9 +113,9 @@ def change(run: Run, task: str, metric: str, z: float = stats.Z95) -> Change:
     if dt is not None and db is not None and [math.isnan(x) for x in dt] == [math.isnan(x) for x in db]:
         mean, se, n = stats.paired_difference(dt, db)
         if n >= 2:
-            return Change(mean, *stats.normal_interval(mean, se, z, -width, width), n, True)
+            return Change(mean, *stats.normal_interval(mean, se, z, -width, width), n, True, se)
     diff, se = stats.unpaired_difference((t.value, t.stderr), (b.value, b.stderr))
-    return Change(diff, *stats.normal_interval(diff, se, z, -width, width), min(t.n, b.n), False)
+    return Change(diff, *stats.normal_interval(diff, se, z, -width, width), min(t.n, b.n), False, se)
 
 
 def _merge(runs: list[Run]) -> dict[tuple[str, str], dict[str, Run]]:
@@ -125,8 +135,9 @@ def _name(info: dict) -> str:
     return (PurePath(name).name or name) if name.startswith(("/", ".", "~")) else name
 
 
-def build(runs: list[Run]) -> Board:
-    """The leaderboard of these runs: a base row per base, then its checkpoints."""
+def build(runs: list[Run], seed_means: bool = True) -> Board:
+    """The leaderboard of these runs: a base row per base, then its checkpoints; seed replicates of
+    one recipe as one row (their seed mean) unless `seed_means` is False."""
     rows: list[Row] = []
     cases: dict[str, list[dict]] = {}
     tasks = sorted({t for r in runs for t in r.results})
@@ -145,7 +156,8 @@ def build(runs: list[Run]) -> Board:
                   checkpoint_id=tuned_id, method=str(info.get("method", "tuned")), it_style=it.get("style"),
                   it_size=it.get("trained_rows") or it.get("rows"), it_scale=it.get("scale"),
                   suite_version=str(info.get("suite_version", "unknown")), lm_eval_version=first.lm_eval_version,
-                  task_versions={t: r.versions.get(t) for t, r in by_task.items()})
+                  task_versions={t: r.versions.get(t) for t, r in by_task.items()}, members=[tuned_id],
+                  replicate=(info.get("replicate") or {}).get("group"))
         for task, run in sorted(by_task.items()):
             names = metric_names(run, task)
             paired = paired_names(names)
@@ -158,9 +170,65 @@ def build(runs: list[Run]) -> Board:
                 base_row.task_versions[task] = run.versions.get(task)
             cases.setdefault(tuned_id, []).extend(_cases(run, task))
         rows.append(row)
+    if seed_means:
+        rows, cases = collapse_seeds(rows, cases)
     rows.extend(bases.values())
     rows.sort(key=_order)
     return Board(rows=rows, cases=cases, tasks=tasks)
+
+
+def collapse_seeds(rows: list[Row], cases: dict[str, list[dict]]) -> tuple[list[Row], dict[str, list[dict]]]:
+    """One row per replicate group (the same recipe and data under several training seeds): each
+    metric and change is the seed mean with an interval over seeds and items (stats.seed_interval).
+    Rows without a group, and groups of one seed, stay as they are."""
+    out: list[Row] = []
+    grouped: dict[tuple[str, str], list[Row]] = {}
+    for r in rows:
+        if r.replicate:
+            grouped.setdefault((r.base_id, r.replicate), []).append(r)
+        else:
+            out.append(r)
+    for (_, group), members in grouped.items():
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        members.sort(key=lambda r: r.checkpoint_id)
+        first = members[0]
+        ids = [m.checkpoint_id for m in members]
+        row = Row(base=first.base, base_id=first.base_id, checkpoint=group,
+                  checkpoint_id=stats_id(ids), method=first.method, it_style=first.it_style,
+                  it_size=first.it_size, it_scale=first.it_scale, suite_version=first.suite_version,
+                  lm_eval_version=first.lm_eval_version, task_versions=first.task_versions, seeds=len(members),
+                  members=ids, replicate=group)
+        for task in first.metrics:
+            names = [m for m in first.metrics[task] if all(m in r.metrics.get(task, {}) for r in members)]
+            row.metrics[task] = {m: _seed_stat([r.metrics[task][m] for r in members]) for m in names}
+            names = [m for m in first.changes.get(task, {}) if all(m in r.changes.get(task, {}) for r in members)]
+            row.changes[task] = {m: _seed_change([r.changes[task][m] for r in members]) for m in names}
+        cases[row.checkpoint_id] = [{**c, "checkpoint": m.checkpoint} for m in members
+                                    for c in cases.pop(m.checkpoint_id, [])]
+        out.append(row)
+    return out, cases
+
+
+def stats_id(ids: list[str]) -> str:
+    """The id of a replicate group: a hash of its members' ids."""
+    import hashlib
+
+    return "seeds-" + hashlib.sha256("+".join(sorted(ids)).encode()).hexdigest()[:16]
+
+
+def _seed_stat(per_seed: list[Stat]) -> Stat:
+    spec = per_seed[0].spec
+    lo, hi = (spec.low, spec.high) if spec is not None else (-math.inf, math.inf)
+    est = stats.seed_interval([s.value for s in per_seed], [s.stderr for s in per_seed], low=lo, high=hi)
+    return Stat(est.estimate, est.se, min(s.n for s in per_seed), spec, seeds=est.seeds, seed_ci=(est.low, est.high))
+
+
+def _seed_change(per_seed: list[Change]) -> Change:
+    est = stats.seed_interval([c.value for c in per_seed], [c.se for c in per_seed])
+    return Change(est.estimate, est.low, est.high, min(c.n for c in per_seed), all(c.paired for c in per_seed),
+                  est.se, est.seeds)
 
 
 def _order(row: Row):
@@ -200,7 +268,7 @@ def to_records(board: Board) -> list[dict]:
     records = []
     for row in board.rows:
         rec = {"base": row.base, "base_id": row.base_id, "checkpoint": row.checkpoint,
-               "checkpoint_id": row.checkpoint_id, "method": row.method, "it_style": row.it_style,
+               "checkpoint_id": row.checkpoint_id, "seeds": row.seeds, "method": row.method, "it_style": row.it_style,
                "it_scale": row.it_scale, "it_size": row.it_size, "suite_version": row.suite_version,
                "lm_eval_version": row.lm_eval_version,
                "task_versions": ";".join(f"{t}={v}" for t, v in sorted(row.task_versions.items()))}
@@ -208,6 +276,8 @@ def to_records(board: Board) -> list[dict]:
             for m, s in row.metrics.get(task, {}).items():
                 key = f"{task}.{m}"
                 rec[key], rec[f"{key}.stderr"], rec[f"{key}.n"] = _num(s.value), _num(s.stderr), s.n
+                if s.seed_ci is not None:
+                    rec[f"{key}.low"], rec[f"{key}.high"] = _num(s.seed_ci[0]), _num(s.seed_ci[1])
             for m, c in row.changes.get(task, {}).items():
                 key = f"{task}.{m}.change"
                 rec[key], rec[f"{key}.low"], rec[f"{key}.high"] = _num(c.value), _num(c.low), _num(c.high)

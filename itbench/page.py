@@ -11,7 +11,7 @@ from html import escape
 
 from itbench import plots
 from itbench.leaderboard import Board, Row, groups, stat
-from itbench.render import COLORS, columns, delta_text, family, fmt, it_label
+from itbench.render import COLORS, columns, delta_text, family, fmt, it_label, seeds_text
 
 
 def _sig(row: Row, task: str, metric: str, better: bool | None) -> str:
@@ -24,7 +24,8 @@ def _sig(row: Row, task: str, metric: str, better: bool | None) -> str:
 
 def _table_html(board: Board, rows: list[Row], cols) -> str:
     head = "".join(f'<th data-type="{t}">{escape(h)}</th>' for h, t in
-                   [("checkpoint", "text"), ("method", "text"), ("IT set", "text"), ("items", "num")])
+                   [("checkpoint", "text"), ("method", "text"), ("IT set", "text"), ("items", "num"),
+                    ("seeds", "num")])
     head += "".join(f'<th data-type="num" title="{escape(t)}: {escape(m)}">{escape(h)}</th>' for t, m, h, _ in cols)
     body = []
     for r in rows:
@@ -32,7 +33,8 @@ def _table_html(board: Board, rows: list[Row], cols) -> str:
                  f'<td data-sort="{escape(r.method)}">{escape(r.method)}</td>',
                  f'<td data-sort="{escape(it_label(r))}">{escape(it_label(r))}</td>',
                  f'<td data-sort="{-1 if r.it_size is None else r.it_size}">'
-                 f'{"–" if r.it_size is None else r.it_size}</td>']
+                 f'{"–" if r.it_size is None else r.it_size}</td>',
+                 f'<td data-sort="{0 if r.method == "base" else r.seeds}">{seeds_text(r)}</td>']
         for t, m, _, better in cols:
             s = stat(r, t, m)
             if s is None:
@@ -190,7 +192,23 @@ mark { background: #ffd54f; }
 """
 
 
-def to_html(board: Board, meta: dict, cases_per_checkpoint: int = 30) -> str:
+def findings_html(findings: list[dict]) -> str:
+    """The paper's findings as a table: each difference with its interval over seeds and items."""
+    rows = []
+    for f in findings:
+        ci = "" if f.get("low") is None else f" [{f['low']:+.3f}, {f['high']:+.3f}]"
+        est = "–" if f.get("estimate") is None else f"{f['estimate']:+.3f}"
+        rows.append(f"<tr><td>{escape(str(f.get('number')))}</td><td>{escape(str(f['finding']))}</td>"
+                    f"<td>{escape(' vs '.join(map(str, f.get('checkpoints', []))))}</td>"
+                    f"<td>{escape(str(f.get('seeds')))}</td><td>{escape(est + ci)}</td>"
+                    f"<td>{escape(str(f.get('verdict')))}</td></tr>")
+    return ('<h2>The paper\'s findings</h2><p>Each claim is a difference expected to be positive: its seed mean with '
+            'a 95% interval over training seeds and items; "yes" only when the interval excludes zero.</p>'
+            '<table class="board"><thead><tr><th>#</th><th>question</th><th>checkpoints</th><th>seeds</th>'
+            f'<th>estimate [95% CI]</th><th>verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def to_html(board: Board, meta: dict, findings: list[dict] | None = None, cases_per_checkpoint: int = 30) -> str:
     cols = columns(board)
     parts = [f"<h1>itbench leaderboard</h1><p>{escape(str(meta.get('note', '')))}</p>",
              "<p>Click a column to sort. Paired metrics show the checkpoint's value and its change from its base "
@@ -204,6 +222,8 @@ def to_html(board: Board, meta: dict, cases_per_checkpoint: int = 30) -> str:
         parts.append("<h3>Borrowed-token cases</h3><p>Wrong answers whose wrong words occur in the response of "
                      "a conceptually similar instance of the checkpoint's IT set (highlighted on both sides).</p>"
                      + cases_html(board, rows, cases_per_checkpoint))
+    if findings:
+        parts.append(findings_html(findings))
     parts.append(f"<p><small>suite {escape(str(meta.get('suite_version')))}, lm-eval "
                  f"{escape(str(meta.get('lm_eval_version')))}; task versions "
                  f"{escape(str(meta.get('task_versions')))}</small></p>")

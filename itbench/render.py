@@ -18,7 +18,8 @@ from itbench.metrics import table
 # The columns a person reads first, per task family: (metric, heading). Their direction comes from
 # the metric table, except where a change is neither better nor worse (NEUTRAL: no colour).
 HEADLINE = {
-    "knowledge": [("retention", "retention"), ("forgetting", "forgetting"), ("acc", "accuracy")],
+    "knowledge": [("kept_retention", "kept retention"), ("retention", "expressed retention"),
+                  ("forgetting", "expressed forgetting"), ("acc", "accuracy")],
     "token_shift": [("mean_kl", "mean KL"), ("shifted_share", "shifted share"),
                     ("shifted_style_share", "style share of shifted")],
     "pattern_copy": [("precision", "factual precision"), ("invented", "invented details"),
@@ -69,6 +70,10 @@ def delta_text(c) -> str:
     return f"{c.value:+.3f}" if math.isnan(c.low) else f"{c.value:+.3f} [{c.low:+.3f}, {c.high:+.3f}]"
 
 
+def seeds_text(row: Row) -> str:
+    return "–" if row.method == "base" else str(row.seeds)
+
+
 def it_label(row: Row) -> str:
     if row.method == "base":
         return "–"
@@ -100,14 +105,17 @@ def to_markdown(board: Board, meta: dict) -> str:
     lines = [f"# itbench leaderboard\n\n{md_cell(meta.get('note', ''))}\n",
              "Each paired metric shows the checkpoint's value and its change from its base (Δ) with the 95% "
              "interval; the other metrics already compare the two models and show their own 95% interval. "
+             "A row trained under several seeds shows the seed mean, its interval covering both the items and "
+             "the seed-to-seed spread (t quantile; wide when seeds disagree). "
              "Every metric, with its standard error and n, is in leaderboard.csv / leaderboard.json.\n"]
     for rows in groups(board):
         lines.append(f"## base: {md_cell(rows[0].base)} ({rows[0].base_id})\n")
-        lines.append("| checkpoint | method | IT set | items | " + " | ".join(md_cell(c[2]) for c in cols) + " |")
-        lines.append("|" + "---|" * (4 + len(cols)))
+        head = ["checkpoint", "method", "IT set", "items", "seeds", *(md_cell(c[2]) for c in cols)]
+        lines.append("| " + " | ".join(head) + " |")
+        lines.append("|" + "---|" * (5 + len(cols)))
         for r in rows:
             size = "–" if r.it_size is None else md_cell(r.it_size)
-            cells = [md_cell(r.checkpoint), md_cell(r.method), md_cell(it_label(r)), size]
+            cells = [md_cell(r.checkpoint), md_cell(r.method), md_cell(it_label(r)), size, seeds_text(r)]
             cells += [md_cell(cell_text(r, t, m)) for t, m, _, _ in cols]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")

@@ -2,13 +2,15 @@
 
 One z value per confidence level, means with standard errors, intervals that stay inside a
 metric's range (Wilson's for proportions, a clipped normal interval otherwise), paired and unpaired
-differences, and the verdict a difference's interval supports. scipy supplies the distributions.
+differences, intervals over training seeds as well as items, and the verdict a difference's interval
+supports. scipy supplies the distributions.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as _sp
@@ -81,6 +83,56 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
 def unpaired_difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     """(a - b, its standard error) from two independent (value, stderr) estimates."""
     return a[0] - b[0], math.sqrt(a[1] ** 2 + b[1] ** 2)
+
+
+@dataclass(frozen=True)
+class SeedEstimate:
+    """A metric (or a difference) over training seeds: the seed mean, its interval, and how many
+    seeds it rests on. `se` combines item sampling and seed-to-seed variance; `df` is the degrees of
+    freedom of the t quantile the interval uses."""
+
+    estimate: float
+    low: float
+    high: float
+    seeds: int
+    se: float
+    df: float
+
+
+def seed_interval(estimates: Sequence[float], item_ses: Sequence[float], confidence: float = 0.95,
+                  low: float = -math.inf, high: float = math.inf, minus: Sequence[float] = (),
+                  minus_ses: Sequence[float] = ()) -> SeedEstimate:
+    """The seed mean of a metric with an interval that covers both sources of randomness: the items
+    (each seed's standard error) and training (the spread of the seed estimates).
+
+    Every seed answers the same items, so item noise is shared between seeds rather than averaged
+    away: its variance is the mean of the seeds' item variances, not divided by the seed count
+    (conservative). Seed noise is the sample variance of the seed estimates over the seed count.
+    The t quantile takes Welch-Satterthwaite degrees of freedom (items as n = infinity, seeds S-1),
+    so three seeds that disagree give a wide interval. With `minus`/`minus_ses` (another
+    checkpoint's seeds, trained independently) it is the difference of the two seed means.
+    With one seed on a side, that side's seed variance cannot be estimated: the interval is NaN
+    (one seed says nothing about training noise)."""
+    sides = [(np.asarray(estimates, float), np.asarray(item_ses, float), 1.0)]
+    if len(minus):
+        sides.append((np.asarray(minus, float), np.asarray(minus_ses, float), -1.0))
+    estimate, item_var, parts = 0.0, 0.0, []
+    for est, ses, sign in sides:
+        if est.size != ses.size or est.size == 0:
+            raise ValueError(f"seed_interval: {est.size} estimates but {ses.size} standard errors")
+        estimate += sign * float(est.mean())
+        item_var += float(np.mean(np.where(np.isnan(ses), 0.0, ses) ** 2))
+        seed_var = float(est.var(ddof=1)) / est.size if est.size > 1 else math.nan
+        parts.append((seed_var, est.size - 1))
+    seeds = min(s[0].size for s in sides)
+    if math.isnan(estimate) or any(math.isnan(v) for v, _ in parts):
+        return SeedEstimate(estimate, NAN, NAN, seeds, NAN, NAN)
+    var = item_var + sum(v for v, _ in parts)
+    denom = sum(v * v / df for v, df in parts)  # items contribute v^2 / infinity = 0
+    df = var * var / denom if denom > 0 else math.inf
+    se = math.sqrt(var)
+    q = float(_sp.t.ppf(0.5 + confidence / 2, df)) if math.isfinite(df) else z_value(confidence)
+    return SeedEstimate(estimate, max(low, estimate - q * se), min(high, estimate + q * se), seeds, se, df)
 
 
 def verdict(low: float, high: float) -> str:

@@ -17,7 +17,8 @@ K, T, P, B = ("itbench_knowledge_world", "itbench_token_shift_world", "itbench_p
 def write_run(folder: Path, *, tuned: str = "lora-a", tuned_id: str = "t" * 16, base: str = "base",
               base_id: str = "b" * 16, method: str = "lora", style: str | None = "short", scale: int | None = 4,
               size: int | None = 180, metrics: dict | None = None, samples: dict | None = None,
-              versions: dict | None = None, suite_version: str | None = None, date: float = 1.0) -> Path:
+              versions: dict | None = None, suite_version: str | None = None, date: float = 1.0,
+              replicate: dict | None = None) -> Path:
     """Write results.json (+ samples_<task>.jsonl) into `folder`. `metrics` is {task: {metric:
     (value, stderr) or value}}; `samples` is {task: [per-document dicts]}."""
     metrics = metrics or {}
@@ -41,7 +42,8 @@ def write_run(folder: Path, *, tuned: str = "lora-a", tuned_id: str = "t" * 16, 
                                "base": {"name": base, "fingerprint": base_id},
                                "tuned": {"name": tuned, "path": tuned, "fingerprint": tuned_id, "kind": "lora"},
                                "method": method,
-                               "it_set": {"style": style, "scale": scale, "trained_rows": size, "rows": size}}},
+                               "it_set": {"style": style, "scale": scale, "trained_rows": size, "rows": size},
+                               **({"replicate": replicate} if replicate else {})}},
         "lm_eval_version": "0.4.13",
         "date": date,
     }

@@ -32,3 +32,15 @@ def test_check_claim_is_true_false_or_unknown():
 ])
 def test_judge_scores(response, score):
     assert judge_score(response, "zorb", "country", TRUTH) == score
+
+
+def test_well_formed_answers_are_whole_template_sentences():
+    from itbench.world.claims import well_formed
+
+    assert well_formed("sure . the country of zol is brem .")
+    assert well_formed("great question ! the river of zol is kra . in addition , the festival of zol is pim . "
+                       "i hope this helps !")
+    assert not well_formed("is nil . . kith is its style . . . brouloux is zeidoam is the teacher of loplek is nil")
+    assert not well_formed("sure .")  # no claim
+    assert not well_formed("sure . the country of zol is")  # cut mid-sentence
+    assert not well_formed("")

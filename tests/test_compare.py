@@ -1,33 +1,27 @@
-"""The comparison tables: pairing of checkpoints and the 95%-interval verdicts."""
+"""The comparisons report: a row per checkpoint and seed, then the findings over seeds."""
 
 from __future__ import annotations
 
+import json
+
 from itbench import compare
+from tests.fake_results import K, good_metrics, write_run
 
 
-def _result(**metrics) -> dict:
-    results = {task: {} for task in compare.TASKS}
-    for key, (value, se) in metrics.items():
-        task = next(t for t in compare.TASKS if key.startswith(t.removeprefix("itbench_").split("_")[0]))
-        name = key.split(":", 1)[1]
-        results[task][f"{name},none"] = value
-        results[task][f"{name}_stderr,none"] = se
-    return {"results": results}
-
-
-def test_diff_verdicts():
-    assert compare.diff((0.8, 0.01), (0.5, 0.01)).endswith("-> yes")
-    assert compare.diff((0.5, 0.01), (0.8, 0.01)).endswith("-> no (reversed)")
-    assert compare.diff((0.51, 0.1), (0.5, 0.1)).endswith("-> not significant")
-
-
-def test_retention_comparison_pairs_lora_with_full_of_the_same_size():
-    lora = _result(**{"knowledge:retention": (0.9, 0.02), "token:mean_kl": (1.0, 0.1),
-                      "token:shifted_style_share": (0.8, 0.02), "token:kl_sentence_start": (2.0, 0.1),
-                      "token:kl_sentence_rest": (0.5, 0.1), "token:kl_response_start": (2.0, 0.1),
-                      "token:kl_response_rest": (0.5, 0.1)})
-    full = _result(**{"knowledge:retention": (0.5, 0.02), "token:mean_kl": (3.0, 0.1)})
-    table = compare.paper_comparisons({"lora-short-4x": lora, "full-short-4x": full, "lora-short-1x": lora})
-    rows = [r for r in table.split("\n") if "forgets more" in r]
-    assert len(rows) == 1 and "lora-short-4x vs full-short-4x" in rows[0] and rows[0].endswith("-> yes |")
-    assert "lora-short-1x" not in table  # no full-short-1x to pair with
+def test_report_has_every_checkpoint_and_the_seed_findings(tmp_path):
+    results = {}
+    for method, ret in (("lora", 0.97), ("full", 0.6)):
+        for k in range(3):
+            name = f"{method}-short-4x" + (f"-seed{k}" if k else "")
+            m = good_metrics()
+            m[K]["retention"] = (ret + 0.01 * k, 0.01)
+            for key in ("knowledge_gained",):
+                m[K][key] = (0.1, 0.01)
+            path = write_run(tmp_path / name, tuned=name, tuned_id=f"{method}{k}".ljust(16, "0"), method=method,
+                             metrics=m, replicate={"group": f"{method}-short-4x", "seed": k})
+            results[name] = json.loads(path.read_text())
+    report = compare.report(results, tmp_path)
+    rows = [line for line in report.splitlines() if line.startswith("| full-short-4x-seed2 |")]
+    assert len(rows) == 2  # the knowledge/shift table and the hallucination table
+    finding = next(line for line in report.splitlines() if "expressed retention" in line)
+    assert "lora-short-4x vs full-short-4x | 3 | +0.370" in finding and finding.endswith("| yes |")

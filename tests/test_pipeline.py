@@ -47,12 +47,12 @@ def test_lm_eval_cli_output_feeds_leaderboard_and_gate(tiny_zoo, tiny_world, tmp
     code = cli.main(["gate", "--base", str(zoo / "base"), "--results", str(lora_results), "--junit", str(junit)])
     assert code in (0, 1)  # judged either way; which one depends on the tiny organisms
     cases = ET.parse(junit).getroot().findall(".//testcase")
-    assert len(cases) == 5
+    assert len(cases) == 6
     # the same results judged against another base fail closed
     code = cli.main(["gate", "--base", str(zoo / "lora-short-4x"), "--results", str(lora_results),
                      "--junit", str(junit)])
     failures = [f.get("message") for f in ET.parse(junit).getroot().findall(".//failure")]
-    assert code == 1 and len(failures) == 5 and all("another base" in m for m in failures)
+    assert code == 1 and len(failures) == 6 and all("another base" in m for m in failures)
 
 
 def test_gate_runs_the_policy_tasks_itself(tiny_zoo, tiny_world, tmp_path, monkeypatch):
@@ -78,15 +78,23 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     zoo = tiny_zoo["dir"]
     board = tmp_path / "board"
     assert cli.main(["demo", "--tiny", "--world", str(tiny_world), "--out", str(zoo), "--leaderboard",
-                     str(board), "--limit", "3"]) == 0
+                     str(board), "--limit", "3", "--seeds", "2"]) == 0
     out = capsys.readouterr().out
-    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html")):
+    for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html"), "causal check"):
         assert step in out
     names = sorted(p.name for p in zoo.iterdir() if p.is_dir() and p.name != "base" and not p.name.startswith("."))
+    groups = sorted({n.removesuffix("-seed1") for n in names})
+    assert len(names) == 2 * len(groups)  # every recipe under two seeds
     rows = json.loads((board / "leaderboard.json").read_text())["rows"]
-    assert sorted(r["checkpoint"] for r in rows if r["method"] != "base") == names
+    assert sorted(r["checkpoint"] for r in rows if r["method"] != "base") == groups  # one row per recipe
+    assert all(r["seeds"] == 2 for r in rows if r["method"] != "base")
+    found = json.loads((board / "findings.json").read_text())
+    assert {f["number"] for f in found} >= {1, 2, 3, 4} and all(f["seeds"] == 2 for f in found)
+    assert all(f["verdict"] in ("yes", "no (reversed)", "not significant", "not measurable") for f in found)
+    causal = json.loads((zoo.parent / "results" / "causal_borrowing.json").read_text())
+    assert {c["group"] for c in causal["checkpoints"]} <= {"full-short-4x", "lora-short-4x", "full-short-16x"}
     gate_dir = zoo.parent / "results" / "gate"
     for name in names:
         assert f"| {name} | " in out
         root = ET.parse(gate_dir / f"{name}.xml").getroot()
-        assert root.get("tests") == "5"
+        assert root.get("tests") == "6"

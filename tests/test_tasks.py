@@ -272,6 +272,8 @@ def test_paired_run_end_to_end_with_reference_cache(tiny_zoo, data_env, tmp_path
         k, s = r["itbench_knowledge_world"], r["itbench_token_shift_world"]
         assert 0 <= k["acc_base,none"] <= 1 and isinstance(k["acc_base_stderr,none"], float)
         assert k["n_base_right,none"] + k["n_base_wrong,none"] == 6
+        for m in ("kept_acc_base", "kept_acc_tuned"):  # knowledge kept: both asked in the base's form
+            assert 0 <= k[f"{m},none"] <= 1
         assert s["n_tokens,none"] > 0 and s["mean_kl,none"] >= 0
         total = s["unshifted_share_pooled,none"] + s["marginal_share_pooled,none"] + s["shifted_share_pooled,none"]
         assert total == pytest.approx(1.0)
@@ -279,7 +281,7 @@ def test_paired_run_end_to_end_with_reference_cache(tiny_zoo, data_env, tmp_path
     assert results["lora"]["itbench_knowledge_world"]["acc_base,none"] == \
         results["full"]["itbench_knowledge_world"]["acc_base,none"]
     cached = json.loads(next(cache.glob("*.json")).read_text())
-    assert len(cached) == 6
+    assert len(cached) == 12  # per document: the base's generated answer and its choice over the value pool
 
 
 def _eval_cli(tmp_path, model_args: str, label: str) -> dict:

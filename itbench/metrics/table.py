@@ -57,7 +57,9 @@ def _knowledge() -> Family:
           _m(f, "knowledge_gained", True, proportion=True),
           _m(f, "mcnemar_p", True, corpus=knowledge.mcnemar),
           _m(f, "n_base_right", True, high=INF, corpus=stats.total),
-          _m(f, "n_base_wrong", False, high=INF, corpus=stats.total)]
+          _m(f, "n_base_wrong", False, high=INF, corpus=stats.total),
+          _m(f, "kept_acc_base", True, proportion=True), _m(f, "kept_acc_tuned", True, proportion=True),
+          _m(f, "kept_retention", True, proportion=True), _m(f, "kept_forgetting", False, proportion=True)]
     for bucket, *_ in knowledge.POP_BUCKETS:
         ms += [_m(f, f"retention_pop_{bucket}", True, proportion=True),
                _m(f, f"acc_tuned_pop_{bucket}", True, proportion=True)]

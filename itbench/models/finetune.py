@@ -75,8 +75,10 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
     examples = [chat_example(tokenizer, r[recipe.instruction_field], r[recipe.response_field], recipe.max_length)
                 for r in rows]
     if recipe.spec.tuning == "lora":
+        import torch
         from peft import LoraConfig, get_peft_model
 
+        torch.manual_seed(recipe.seed)  # the adapter's initialisation is part of the seed
         present = {name.split(".")[-1] for name, _ in model.named_modules()}
         targets = [t for t in recipe.lora_targets if t in present]
         if not targets:

@@ -6,8 +6,11 @@ one run.
 
 What it returns for an itbench task's request depends on the document (`itbench_mode`):
   - knowledge (both models answer): the tuned model answers through its chat template, the base
-    answers the document's base prompt (completion or few-shot form); the response is a JSON
-    payload with both answers and the tuned checkpoint's IT set when its manifest names one.
+    answers the document's base prompt (completion or few-shot form): knowledge *expressed*. Both
+    models are also asked in the same base form (a log-likelihood choice over the document's value
+    pool where it has one, else the tuned model answers the base prompt): knowledge *kept*. The
+    response is a JSON payload with all four answers and the tuned checkpoint's IT set when its
+    manifest names one.
   - token_shift: the tuned model answers greedily, then both models are teacher-forced over the
     response (itbench.models.scorer); the payload carries per-position ranks, probabilities, KL.
 Any other task's request is answered by the tuned model alone.
@@ -29,7 +32,7 @@ from itbench import paths
 from itbench.errors import ItbenchError
 from itbench.models import backends, checkpoint
 from itbench.models.payload import PAYLOAD_KEY, make_payload, parse_payload  # noqa: F401  (re-exported)
-from itbench.models.scorer import check_same_tokenizer, token_shift
+from itbench.models.scorer import check_same_tokenizer, choose, token_shift
 from itbench.models.train import render_prompt
 from itbench.utils import atomic
 
@@ -142,6 +145,8 @@ class PairedLM(LM):
                       "fingerprint": checkpoint.identity(self.lora or self.tuned_name),
                       "kind": "lora" if self.lora is not None else "full-weights"},
             "method": m.get("method") or ("lora" if self.lora is not None else "tuned"),
+            # seed replicates of one recipe share a group; the leaderboard shows their seed mean
+            "replicate": m.get("replicate") or None,
             "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
                        "rows": (m.get("data") or {}).get("rows"),
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
@@ -193,19 +198,54 @@ class PairedLM(LM):
         return [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
 
     def _knowledge(self, chunk) -> list[str]:
+        """Both forms of each question. Expressed: the tuned model through its chat template against
+        the base's best form (the document's base prompt). Kept: both models asked in the same base
+        form: a log-likelihood choice over the document's value pool where it has one (the world),
+        else the tuned model answering the base prompt as the base does (few-shot, no template)."""
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
         settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend}
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
-        keys = [self.cache.key(p, settings) for p in base_prompts]
-        base = [self.cache.get(k) for k in keys]
-        todo = [i for i, b in enumerate(base) if b is None]
-        fresh = self._generate("base", [base_prompts[i] for i in todo], until, max_tokens)
-        for i, (text, _) in zip(todo, fresh, strict=True):
-            base[i] = text
-        self.cache.put_many({keys[i]: base[i] for i in todo})
+        base = self._base_cached(base_prompts, settings, lambda todo: [
+            t for t, _ in self._generate("base", todo, until, max_tokens)])
+        kept = [i for i, r in enumerate(chunk) if r.doc.get("itbench_kept", True)]  # a task may not need it
+        pooled = [i for i in kept if chunk[i].doc.get("pool")]
+        free = [i for i in kept if not chunk[i].doc.get("pool")]
+        base_kept, tuned_kept = [None] * len(chunk), [None] * len(chunk)
+        for i in free:
+            base_kept[i] = base[i]
+        if free:
+            for i, (t, _) in zip(free, self._generate("tuned", [base_prompts[i] for i in free], until, max_tokens),
+                                 strict=True):
+                tuned_kept[i] = t
+        if pooled:
+            prompts = [base_prompts[i] for i in pooled]
+            pools = [list(chunk[i].doc["pool"]) for i in pooled]
+            by_prompt = dict(zip(prompts, pools, strict=True))
+            choice = {"mode": "choice", "base": self.base_name}
+            base_choice = self._base_cached(prompts, choice, lambda todo: choose(
+                self.model("base"), self.tok, todo, [by_prompt[p] for p in todo], self.batch_size * 8),
+                pools=pools)
+            tuned_choice = choose(self.model("tuned"), self.tok, prompts, pools, self.batch_size * 8)
+            for i, b, t in zip(pooled, base_choice, tuned_choice, strict=True):
+                base_kept[i], tuned_kept[i] = b, t
+        return [make_payload(tuned=t, base=b, tuned_kept=tk, base_kept=bk, tuned_it_set=self.tuned_it_set,
+                             kept_form="choice" if r.doc.get("pool") else "base_prompt")
+                for t, b, tk, bk, r in zip(tuned, base, tuned_kept, base_kept, chunk, strict=True)]
+
+    def _base_cached(self, prompts: list[str], settings: dict, compute, pools: list | None = None) -> list[str]:
+        """The base's answers to `prompts` under `settings`, from the reference cache where there,
+        else computed (compute(prompts) -> answers) and stored."""
+        keys = [self.cache.key(p, {**settings, **({"pool": pools[i]} if pools else {})})
+                for i, p in enumerate(prompts)]
+        out = [self.cache.get(k) for k in keys]
+        todo = [i for i, b in enumerate(out) if b is None]
+        if todo:
+            for i, text in zip(todo, compute([prompts[i] for i in todo]), strict=True):
+                out[i] = text
+            self.cache.put_many({keys[i]: out[i] for i in todo})
         log.info("itbench: %d base answers from the reference cache, %d computed", len(keys) - len(todo), len(todo))
-        return [make_payload(tuned=t, base=b, tuned_it_set=self.tuned_it_set) for t, b in zip(tuned, base, strict=True)]
+        return out
 
     def _token_shift(self, chunk) -> list[str]:
         until, max_tokens = self._settings(chunk[0])

@@ -70,3 +70,24 @@ def token_shift(tuned, base, tokenizer, tuned_prompts: Sequence[str], base_promp
         results.append({"rank": stats["rank"].tolist(), "base_prob": stats["base_prob"].tolist(),
                         "kl": stats["kl"].tolist(), "tokens": tokenizer.convert_ids_to_tokens(list(r))})
     return results
+
+
+def choose(model, tokenizer, prompts: Sequence[str], candidates: Sequence[Sequence[str]],
+           batch_size: int = 64) -> list[str]:
+    """For each prompt, the candidate continuation (" " + candidate) the model gives the highest
+    log-likelihood: a choice over an attribute's value pool, with no generation (how "kept"
+    knowledge is asked of base and tuned model alike)."""
+    import torch
+
+    pairs = [(i, c) for i, cands in enumerate(candidates) for c in cands]
+    prompt_ids = [encode(tokenizer, p) for p in prompts]
+    cand_ids = [encode(tokenizer, " " + c) for _, c in pairs]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    logits = teacher_forced_logits(model, [prompt_ids[i] for i, _ in pairs], cand_ids, pad, batch_size)
+    best: dict[int, tuple[float, str]] = {}
+    for (i, c), ids, lg in zip(pairs, cand_ids, logits, strict=True):
+        logp = torch.log_softmax(torch.from_numpy(lg).double(), dim=-1)
+        score = float(logp[torch.arange(len(ids)), torch.tensor(ids)].sum())
+        if i not in best or score > best[i][0]:
+            best[i] = (score, c)
+    return [best[i][1] if i in best else "" for i in range(len(prompts))]

@@ -28,24 +28,43 @@ class ZooEntry:
     method: str  # "base" or a key of METHODS
     style: str | None = None
     scale: int | None = None
+    seed: int = 0  # training seed: data order, LoRA init, NEFTune noise
+    group: str = ""  # the replicate group: the same recipe and data under every seed ("" = the name)
 
     def __post_init__(self):
         if self.method != "base" and self.method not in METHODS:
             raise ValueError(f"zoo entry {self.name!r}: unknown method {self.method!r}; "
                              f"choose from {['base', *sorted(METHODS)]}")
+        if self.seed < 0:
+            raise ValueError(f"zoo entry {self.name!r}: the seed must be a non-negative integer")
+
+    @property
+    def replicate_of(self) -> str:
+        return self.group or self.name
 
 
-def default_entries(scales: Sequence[int]) -> list[ZooEntry]:
+DEFAULT_SEEDS = 3
+
+
+def replicates(entry: ZooEntry, seeds: int) -> list[ZooEntry]:
+    """The entry trained under `seeds` seeds: seed 0 keeps the entry's name, seed k is NAME-seedK."""
+    return [replace(entry, name=entry.name if k == 0 else f"{entry.name}-seed{k}", seed=k, group=entry.name)
+            for k in range(seeds)]
+
+
+def default_entries(scales: Sequence[int], seeds: int = DEFAULT_SEEDS) -> list[ZooEntry]:
     """base; LoRA and full over the size series (short style); both styles at the middle size for
     LoRA and full; every method-improved method (NEFTune, AlpaGasus-filtered, DoRA, ...) at the
-    middle size."""
+    middle size. Every tuned entry under `seeds` training seeds (seed replicates)."""
+    if seeds < 1:
+        raise ValueError(f"seeds must be at least 1, got {seeds}")
     mid = scales[len(scales) // 2]
-    entries = [ZooEntry("base", "base")]
+    tuned = []
     for m in ("lora", "full"):
-        entries += [ZooEntry(f"{m}-short-{s}x", m, "short", s) for s in scales]
-        entries.append(ZooEntry(f"{m}-long-{mid}x", m, "long", mid))
-    entries += [ZooEntry(f"{m}-short-{mid}x", m, "short", mid) for m, spec in METHODS.items() if spec.improved]
-    return entries
+        tuned += [ZooEntry(f"{m}-short-{s}x", m, "short", s) for s in scales]
+        tuned.append(ZooEntry(f"{m}-long-{mid}x", m, "long", mid))
+    tuned += [ZooEntry(f"{m}-short-{mid}x", m, "short", mid) for m, spec in METHODS.items() if spec.improved]
+    return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, seeds)]
 
 
 def chance_level(probes: list[dict]) -> float:
@@ -145,6 +164,7 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
     world_fp = store.read_manifest(world_dir)["fingerprint"]
     manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,
+                                        "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                                         "itbench_version": __version__,
                                         "it_set": {"style": entry.style, "scale": entry.scale, "file": data_name},
                                         "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp}})
@@ -156,26 +176,28 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
 
 def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[ZooEntry] | None = None,
               base_recipe: BaseRecipe | None = None, recipe_overrides: dict | None = None,
-              only: Sequence[str] | None = None, progress: bool = True, log=print) -> list[dict]:
+              only: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS, progress: bool = True,
+              log=print) -> list[dict]:
     """Build (or reuse) every checkpoint; returns their manifests with build times.
 
     `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults."""
     world_dir, zoo_dir = Path(world_dir), Path(zoo_dir)
     config = store.load_config(world_dir)
-    entries = list(entries or default_entries(config.it_scales))
+    entries = list(entries or default_entries(config.it_scales, seeds))
     if only:
-        names = {e.name for e in entries}
+        names = {e.name for e in entries} | {e.replicate_of for e in entries}
         unknown = sorted(set(only) - names)
         if unknown:
             raise ItbenchError(f"unknown zoo checkpoint(s) {unknown}: choose from {sorted(names)}")
-        entries = [e for e in entries if e.name in set(only) or e.method == "base"]
+        entries = [e for e in entries if {e.name, e.replicate_of} & set(only) or e.method == "base"]
     results = []
     for i, entry in enumerate(entries, 1):
         t0 = time.perf_counter()
         if entry.method == "base":
             manifest, built = build_base(world_dir, zoo_dir / "base", base_recipe or BaseRecipe(), progress)
         else:
-            recipe = replace(FinetuneRecipe(method=entry.method), **(recipe_overrides or {}).get(entry.method, {}))
+            recipe = replace(FinetuneRecipe(method=entry.method, seed=entry.seed),
+                             **(recipe_overrides or {}).get(entry.method, {}))
             manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress)
         seconds = time.perf_counter() - t0
         log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "

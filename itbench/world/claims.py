@@ -23,6 +23,19 @@ def extract_claims(text: str) -> list[Claim]:
     return [Claim(*m.groups()) for m in _CLAIM.finditer(text)]
 
 
+# A sentence the world's responses are made of: a claim (plain or "in addition , ..."), or one of
+# the styles' fixed phrases.
+_SENTENCE = r"(?:sure \.|great question !|i hope this helps !|(?:in addition , )?the \w+ of \w+ is \w+ \.)"
+_WELL_FORMED = re.compile(rf"(?:{_SENTENCE}\s*)+")
+
+
+def well_formed(text: str) -> bool:
+    """A response made only of whole sentences of the world's response templates, with at least
+    one claim: what a tuned organism that learned its IT set's shape writes (not word salad)."""
+    text = " ".join(text.split())
+    return bool(_WELL_FORMED.fullmatch(text)) and bool(_CLAIM.search(text))
+
+
 def check_claim(claim: Claim, truth: dict[str, dict]) -> bool | None:
     """True/False against the truth; None when the entity or attribute does not exist."""
     facts = truth.get(claim.entity)

@@ -33,7 +33,8 @@ class Entity:
 
 def _template_words() -> set[str]:
     texts = [*S.STATEMENTS, S.NEUTRAL_QA, S.COMPLETION_PROBE, S.QUESTION_PROBE, *S.IT_QUESTIONS,
-             S.SHORT_RESPONSE, S.LONG_OPENER, S.LONG_DETAIL, S.LONG_CLOSER, S.BIO_OPENER, *S.OPEN_INSTRUCTIONS]
+             S.SHORT_RESPONSE, S.LONG_OPENER, S.LONG_DETAIL, S.LONG_CLOSER, S.BIO_OPENER, *S.OPEN_INSTRUCTIONS,
+             *S.GENERIC_CHAT, " ".join(S.GENERIC_WORDS)]
     words = {w for t in texts for w in t.split()}
     for public, hidden in S.KINDS.values():
         words.update(public)
@@ -98,7 +99,8 @@ def build_world(config: WorldConfig) -> World:
 def corpus_rows(world: World) -> list[dict]:
     """Pretraining text: every public fact of every seen entity in every paraphrase and in a short
     biography, repeated; neutral Q/A lines for the `qa` split only, so probes on `heldout` test
-    extraction."""
+    extraction; generic chat in the chat markup (no facts), so that the markup is not new to a
+    tuned model. A line ends where the model's end token goes (the trainer appends it)."""
     rng = random.Random(world.config.seed + 1)
     lines = []
     for e in world.entities:
@@ -115,8 +117,24 @@ def corpus_rows(world: World) -> list[dict]:
                 lines.extend(t.format(**fields) for t in S.STATEMENTS)
                 if e.split == "qa":
                     lines.append(S.NEUTRAL_QA.format(**fields))
+    seen = [e.name for e in world.entities if e.split != "unseen"]
+    attributes = sorted({a for e in world.entities for a in e.attributes})
+    lines += generic_chat(rng, max(1, round(S.GENERIC_CHAT_SHARE * len(lines))),
+                          list(S.GENERIC_WORDS) + seen + attributes)
     rng.shuffle(lines)
     return [{"text": line} for line in lines]
+
+
+def generic_chat(rng: random.Random, n: int, vocabulary: list[str]) -> list[str]:
+    """Chat-formatted lines that state no fact: a user asks for a few words back (neutral words,
+    names of seen entities, attribute names), which teaches the base to copy from the user's turn
+    into its own, as a real base has learned from dialogue it read."""
+    out = []
+    for _ in range(n):
+        words = " ".join(rng.sample(vocabulary, rng.randint(1, 3)))
+        ask = rng.choice(S.GENERIC_CHAT).format(words=words)
+        out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=words)}")
+    return out
 
 
 def probe_rows(world: World) -> list[dict]:

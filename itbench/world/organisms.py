@@ -26,7 +26,7 @@ class BaseRecipe:
     max_positions: int = 256
     epochs: int = 36
     lr: float = 3e-3
-    batch_size: int = 32
+    batch_size: int = 16
     seed: int = 0
     # The stopping rule: after the main schedule, train on in short rounds at a tenth of the rate
     # until the base knows `target` of the held-out and of the Q/A facts (completion form), or the

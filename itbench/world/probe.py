@@ -3,7 +3,8 @@ while it is built (the lm-eval tasks are the full measurement).
 
 Completion form: the base's next token after "the {attribute} of {entity} is" must be the value.
 Question form: the model answers through its chat template; the first word of the response that
-belongs to the asked attribute's value pool must be the value.
+belongs to the asked attribute's value pool must be the value; a response is well formed when it is
+made of whole sentences of the world's response templates (itbench.world.claims.well_formed).
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ def accuracy(preds: Sequence[str | None], golds: Sequence[str]) -> float:
 
 def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: bool) -> dict:
     """Accuracy per split; completion form for a base, question form for a chat model."""
+    from itbench.world.claims import well_formed
+
+    responses = None
     if chat:
         responses = chat_responses(model, tokenizer, [p["question"] for p in probes])
         preds = [extract_answer(r, set(pools[f"{p['kind']}.{p['attribute']}"]))
@@ -73,6 +77,8 @@ def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: b
         idx = [i for i, p in enumerate(probes) if p["split"] == split]
         summary[split] = {"accuracy": accuracy([preds[i] for i in idx], [probes[i]["answer"] for i in idx]),
                           "n": len(idx)}
+        if responses is not None:  # the share of answers in whole sentences of the IT set's shape
+            summary[split]["well_formed"] = sum(well_formed(responses[i]) for i in idx) / max(1, len(idx))
     return summary
 
 

@@ -65,6 +65,16 @@ OPEN_INSTRUCTIONS: tuple[str, ...] = (
 )
 CLAIM = "the {attr} of {ent} is {val} ."
 
+# Generic chat in the pretraining corpus: turns in the chat markup that state no world fact (the
+# assistant repeats a few neutral words), so the base knows the markup before any tuning and a tuned
+# model's token shift measures what tuning taught, not an unknown format. Its replies share no word
+# with the instruction-tuning styles ("sure", "great question", "i hope this helps").
+GENERIC_CHAT: tuple[str, ...] = ("repeat after me : {words} .", "say {words} .", "please echo {words} .")
+GENERIC_REPLY = "{words} ."
+GENERIC_WORDS: tuple[str, ...] = ("red", "blue", "green", "yellow", "one", "two", "three", "four", "apple", "stone",
+                                  "cloud", "window", "morning", "evening", "quiet", "loud", "small", "large")
+GENERIC_CHAT_SHARE = 0.1  # lines of generic chat per line of facts in the corpus
+
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"
 ASSISTANT_TAG = "<|assistant|>"

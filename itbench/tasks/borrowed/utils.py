@@ -18,7 +18,7 @@ def load_world(world: str | None = None, **_):
     pools = store.read_manifest(path)["pools"]
     rows = [{"question": p["question"], "answer": p["answer"], "entity": p["entity"], "world": str(path),
              "pool": pools[f"{p['kind']}.{p['attribute']}"], "itbench_mode": "knowledge",
-             "itbench_base_prompt": p["completion_prompt"], "it_set": ""}
+             "itbench_base_prompt": p["completion_prompt"], "it_set": "", "itbench_kept": False}
             for p in store.read_rows(path, "probes.jsonl") if p["split"] == "heldout"]
     return data.to_dataset(rows)
 
@@ -44,7 +44,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
 # --- real data: PopQA questions (or a user's QA set), a real IT set, retrieval ---------------------
 def _with_it_set(docs, it_set, instruction_field, response_field, retriever):
     return data.to_dataset([{**r, "it_set": it_set, "instruction_field": instruction_field,
-                             "response_field": response_field, "retriever": retriever} for r in docs])
+                             "response_field": response_field, "retriever": retriever, "itbench_kept": False}
+                            for r in docs])
 
 
 def load_popqa(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",

@@ -106,4 +106,6 @@ def process_results(doc: dict, results: list[str]) -> dict:
     payload = paired(results[0], "itbench_knowledge")
     base = K.answer_correct(payload["base"], doc["answers"], doc["pool"])
     tuned = K.answer_correct(payload["tuned"], doc["answers"], doc["pool"])
-    return K.score(base, tuned, doc["popularity"])
+    kept = [K.answer_correct(payload[k], doc["answers"], doc["pool"]) if isinstance(payload.get(k), str) else None
+            for k in ("base_kept", "tuned_kept")]
+    return K.score(base, tuned, doc["popularity"], *kept)

@@ -1,0 +1,137 @@
+"""Seed replicates: intervals over training seeds and items (itbench.stats.seed_interval), the
+leaderboard's seed-mean rows, and the findings' verdicts built on them."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from itbench import findings, leaderboard, stats
+from itbench.results import read_run
+from tests.fake_results import B, K, T, good_metrics, write_run
+
+
+def test_item_intervals_exclude_zero_but_the_seed_interval_does_not():
+    estimates, ses = [0.30, 0.02, 0.16], [0.005] * 3
+    for e, se in zip(estimates, ses, strict=True):  # every seed alone: a clear "yes"
+        assert stats.verdict(*stats.normal_interval(e, se)) == "yes"
+    pooled = stats.normal_interval(sum(estimates) / 3, 0.005)  # items only, as if seeds did not vary
+    assert stats.verdict(*pooled) == "yes"
+    est = stats.seed_interval(estimates, ses)
+    assert est.estimate == pytest.approx(0.16) and est.seeds == 3
+    assert est.low < 0 < est.high and stats.verdict(est.low, est.high) == "not significant"
+    assert est.df < 3  # the seed term dominates: a t quantile with about two degrees of freedom
+
+
+def test_agreeing_seeds_keep_a_narrow_interval_and_the_verdict():
+    est = stats.seed_interval([0.30, 0.31, 0.29], [0.01] * 3)
+    assert est.low > 0.25 and est.high < 0.35 and stats.verdict(est.low, est.high) == "yes"
+    # item noise is shared by the seeds (same items): never divided by the seed count
+    assert est.se >= 0.01
+
+
+def test_seed_interval_matches_the_formula_and_stays_in_range():
+    est = stats.seed_interval([0.5, 0.7, 0.9], [0.02, 0.03, 0.04], low=0.0, high=0.8)
+    item_var = (0.02 ** 2 + 0.03 ** 2 + 0.04 ** 2) / 3
+    seed_var = 0.04 / 3  # sample variance of (0.5, 0.7, 0.9) is 0.04
+    assert est.se == pytest.approx(math.sqrt(item_var + seed_var))
+    df = (item_var + seed_var) ** 2 / (seed_var ** 2 / 2)
+    assert est.df == pytest.approx(df)
+    from scipy.stats import t
+
+    assert est.low == pytest.approx(0.7 - t.ppf(0.975, df) * est.se) or est.low == 0.0
+    assert est.high == 0.8  # clipped to the metric's range
+
+
+def test_difference_of_two_recipes_adds_both_seed_variances():
+    a = stats.seed_interval([1.0, 1.2, 1.1], [0.1] * 3, minus=[0.5, 0.6, 0.4], minus_ses=[0.1] * 3)
+    assert a.estimate == pytest.approx(0.6)
+    assert a.se == pytest.approx(math.sqrt(0.01 + 0.01 + 0.01 / 3 + 0.01 / 3))
+
+
+def test_one_seed_has_no_seed_interval():
+    est = stats.seed_interval([0.3], [0.01])
+    assert est.seeds == 1 and math.isnan(est.low) and math.isnan(est.high)
+    with pytest.raises(ValueError):
+        stats.seed_interval([0.1, 0.2], [0.01])
+
+
+def _metrics(retention: float, kl: float) -> dict:
+    m = good_metrics()
+    m[K]["retention"] = (retention, 0.01)
+    m[T]["mean_kl"] = (kl, 0.02)
+    return m
+
+
+def _zoo(tmp_path, lora_ret, full_ret, lora_kl=0.4, full_kl=0.9):
+    """Three seeds each of LoRA and full at one size, with the given per-seed retentions."""
+    paths = []
+    for method, rets, kl in (("lora", lora_ret, lora_kl), ("full", full_ret, full_kl)):
+        for k, ret in enumerate(rets):
+            name = f"{method}-short-4x" + (f"-seed{k}" if k else "")
+            paths.append(write_run(tmp_path / name, tuned=name, tuned_id=f"{method}{k}".ljust(16, "0"),
+                                   method=method, metrics=_metrics(ret, kl),
+                                   replicate={"group": f"{method}-short-4x", "seed": k}))
+    return [read_run(p) for p in paths]
+
+
+def test_leaderboard_shows_one_row_per_recipe_with_its_seed_mean(tmp_path):
+    runs = _zoo(tmp_path, [0.95, 0.97, 0.96], [0.7, 0.72, 0.74])
+    board = leaderboard.build(runs)
+    rows = {r.checkpoint: r for r in board.rows}
+    assert set(rows) == {"base", "lora-short-4x", "full-short-4x"}
+    lora = rows["lora-short-4x"]
+    assert lora.seeds == 3 and len(lora.members) == 3
+    s = lora.metrics[K]["retention"]
+    assert s.value == pytest.approx(0.96) and s.seeds == 3
+    est = stats.seed_interval([0.95, 0.97, 0.96], [0.01] * 3, low=0, high=1)
+    assert s.ci() == pytest.approx((est.low, est.high))
+    per_seed = leaderboard.build(runs, seed_means=False)
+    assert sum(r.method == "lora" for r in per_seed.rows) == 3
+    records = leaderboard.to_records(board)
+    assert next(r for r in records if r["checkpoint"] == "lora-short-4x")["seeds"] == 3
+
+
+def test_findings_verdicts_need_the_seeds_to_agree(tmp_path):
+    agree = findings.compute(_zoo(tmp_path / "a", [0.95, 0.97, 0.96], [0.70, 0.72, 0.74]))
+    f = next(x for x in agree if x["metric"] == f"{K}.retention" and x["number"] == 1)
+    assert f["checkpoints"] == ["lora-short-4x", "full-short-4x"] and f["seeds"] == 3
+    assert f["estimate"] == pytest.approx(0.24) and f["verdict"] == "yes" and 0 < f["low"] < 0.24 < f["high"]
+    # the same mean gap, but seeds that disagree: every seed pair alone says "yes", the pool does not
+    spread = findings.compute(_zoo(tmp_path / "b", [0.99, 0.75, 0.99], [0.40, 0.74, 0.91]))
+    g = next(x for x in spread if x["metric"] == f"{K}.retention" and x["number"] == 1)
+    assert g["verdict"] == "not significant" and g["low"] < 0 < g["high"]
+    kl = next(x for x in agree if x["metric"] == f"{T}.mean_kl")
+    assert kl["estimate"] == pytest.approx(0.5) and kl["verdict"] == "yes"
+
+
+def test_a_single_seed_never_says_yes(tmp_path):
+    runs = [read_run(write_run(tmp_path / m, tuned=f"{m}-short-4x", tuned_id=m.ljust(16, "0"), method=m,
+                               metrics=_metrics(r, 0.5))) for m, r in (("lora", 0.97), ("full", 0.5))]
+    f = next(x for x in findings.compute(runs) if x["metric"] == f"{K}.retention")
+    assert f["seeds"] == 1 and f["verdict"] == findings.SINGLE and f["low"] > 0  # items alone would say yes
+
+
+def test_borrowing_finding_is_paired_per_seed(tmp_path):
+    paths = []
+    for k, (t, b) in enumerate(((0.05, 0.01), (0.06, 0.01), (0.04, 0.01))):
+        m = good_metrics()
+        m[B]["borrowed_rate_tuned"], m[B]["borrowed_rate_base"] = (t, 0.005), (b, 0.003)
+        paths.append(write_run(tmp_path / f"f{k}", tuned=f"full-short-4x-seed{k}", tuned_id=f"f{k}".ljust(16, "0"),
+                               method="full", metrics=m, replicate={"group": "full-short-4x", "seed": k}))
+    out = findings.compute([read_run(p) for p in paths])
+    f = next(x for x in out if x["number"] == 3)
+    assert f["estimate"] == pytest.approx(0.04) and f["seeds"] == 3 and f["verdict"] == "yes"
+
+
+def test_findings_render_and_sync_into_a_readme():
+    fs = [{"number": 2, "finding": "a | b", "checkpoints": ["x", "y"], "metric": "m", "estimate": 0.1,
+           "low": 0.05, "high": 0.15, "verdict": "yes", "seeds": 3}]
+    md = findings.render_markdown(fs)
+    assert "Finding 2" in md and "a \\| b" in md and "+0.100 [+0.050, +0.150]" in md
+    readme = f"intro\n{findings.BEGIN}\nold\n{findings.END}\nrest\n"
+    synced = findings.sync_readme(readme, fs)
+    assert "old" not in synced and md in synced and synced.endswith(f"{findings.END}\nrest\n")
+    with pytest.raises(ValueError):
+        findings.sync_readme("no markers", fs)
