@@ -26,7 +26,7 @@ class DemoPaths:
 
 
 # The recipes whose borrowed-token cases the demo checks causally (every seed of each).
-CAUSAL_GROUPS = ("full-short-4x", "lora-short-4x", "full-short-16x")
+CAUSAL_GROUPS = ("full-short-4x", "lora-short-4x")
 
 
 def ensure_world(world: str | Path | None = None, tiny: bool = False, seed: int | None = None) -> Path:

@@ -225,7 +225,9 @@ def test_committed_leaderboard_renders_in_chromium(tmp_path):
     data = json.loads((board / "leaderboard.json").read_text())
     assert "do not edit by hand" in data["meta"]["note"]
     info = check_page(board / "index.html", tmp_path / "committed.png")
-    assert info["errors"] == [] and info["rows"] == len(data["rows"]) == len(default_entries((1, 4, 16)))
+    # one row per recipe (its seeds pooled), and the base
+    assert info["errors"] == [] and info["rows"] == len(data["rows"]) == len(default_entries((1, 4, 16), seeds=1))
+    assert all(r["seeds"] == 3 for r in data["rows"] if r["method"] != "base")
     assert len(info["plot_names"]) == 6
 
 

@@ -135,3 +135,14 @@ def test_findings_render_and_sync_into_a_readme():
     assert "old" not in synced and md in synced and synced.endswith(f"{findings.END}\nrest\n")
     with pytest.raises(ValueError):
         findings.sync_readme("no markers", fs)
+
+
+def test_readme_findings_are_the_committed_findings_json():
+    """The README's findings tables are generated from leaderboard/findings.json (`itbench findings
+    leaderboard/findings.json --readme README.md`), never edited by hand."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    found = findings.read(root / "leaderboard" / "findings.json")
+    assert found and findings.sync_readme(readme, found) == readme

@@ -11,10 +11,28 @@ from itbench.world.organisms import TINY_BASE
 
 
 def test_default_zoo_has_every_method_both_styles_and_a_size_series():
-    names = {e.name for e in default_entries((1, 4, 16))}
-    assert {"base", "lora-short-1x", "lora-short-4x", "lora-short-16x", "full-short-1x", "full-short-4x",
-            "full-short-16x", "lora-long-4x", "full-long-4x", "neftune-short-4x", "filtered-short-4x",
-            "dora-short-4x"} == names
+    recipes = {"lora-short-1x", "lora-short-4x", "lora-short-16x", "full-short-1x", "full-short-4x",
+               "full-short-16x", "lora-long-4x", "full-long-4x", "neftune-short-4x", "filtered-short-4x",
+               "dora-short-4x"}
+    assert {e.name for e in default_entries((1, 4, 16), seeds=1)} == {"base"} | recipes
+    entries = default_entries((1, 4, 16))  # three seeds by default: NAME, NAME-seed1, NAME-seed2
+    tuned = [e for e in entries if e.method != "base"]
+    assert len(tuned) == 3 * len(recipes) and {e.replicate_of for e in tuned} == recipes
+    full4 = sorted((e for e in tuned if e.replicate_of == "full-short-4x"), key=lambda e: e.seed)
+    assert [(e.name, e.seed) for e in full4] == [("full-short-4x", 0), ("full-short-4x-seed1", 1),
+                                                 ("full-short-4x-seed2", 2)]
+
+
+def test_seeds_change_the_training_and_are_recorded(tiny_world, tmp_path):
+    from itbench.models.zoo import ZooEntry, replicates
+
+    entries = [ZooEntry("base", "base"), *replicates(ZooEntry("lora-short-1x", "lora", "short", 1), 2)]
+    out = build_zoo(tiny_world, tmp_path / "zoo", entries=entries, base_recipe=TINY_BASE, progress=False,
+                    log=lambda *_: None)
+    a, b = out[1], out[2]
+    assert a["replicate"] == {"group": "lora-short-1x", "seed": 0} and b["replicate"] == {"group": "lora-short-1x",
+                                                                                          "seed": 1}
+    assert a["recipe"]["seed"] == 0 and b["recipe"]["seed"] == 1 and a["fingerprint"] != b["fingerprint"]
 
 
 def test_a_registered_method_is_one_entry_that_reaches_the_zoo_and_finetune(tiny_zoo, monkeypatch, tmp_path):

@@ -10,19 +10,19 @@ def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_
     """The generated token ids of each prompt (prompt excluded; rows that stop early end in padding)."""
     import torch
 
+    from itbench.models.tokens import encode_prompt
+
     out: list[list[int]] = []
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"  # generation continues from the last position of every row
-    try:
-        with torch.no_grad():
-            for i in range(0, len(prompts), batch_size):
-                enc = tokenizer(list(prompts[i:i + batch_size]), add_special_tokens=False, return_tensors="pt",
-                                padding=True).to(model.device)
-                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=False,
-                                     pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id)
-                out += gen[:, enc["input_ids"].shape[1]:].tolist()
-    finally:
-        tokenizer.padding_side = side
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    with torch.no_grad():
+        for i in range(0, len(prompts), batch_size):
+            enc = [encode_prompt(tokenizer, p) for p in prompts[i:i + batch_size]]
+            width = max(len(e) for e in enc)  # left padding: generation continues from every row's end
+            ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc], device=model.device)
+            mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc], device=model.device)
+            gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
+                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+            out += gen[:, width:].tolist()
     return out
 
 

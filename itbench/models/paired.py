@@ -33,6 +33,7 @@ from itbench.errors import ItbenchError
 from itbench.models import backends, checkpoint
 from itbench.models.payload import PAYLOAD_KEY, make_payload, parse_payload  # noqa: F401  (re-exported)
 from itbench.models.scorer import check_same_tokenizer, choose, token_shift
+from itbench.models.tokens import encoding_key
 from itbench.models.train import render_prompt
 from itbench.utils import atomic
 
@@ -204,7 +205,8 @@ class PairedLM(LM):
         else the tuned model answering the base prompt as the base does (few-shot, no template)."""
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
-        settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend}
+        settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend,
+                    "encoding": encoding_key(self.tok)}
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
         base = self._base_cached(base_prompts, settings, lambda todo: [
             t for t, _ in self._generate("base", todo, until, max_tokens)])
@@ -222,7 +224,7 @@ class PairedLM(LM):
             prompts = [base_prompts[i] for i in pooled]
             pools = [list(chunk[i].doc["pool"]) for i in pooled]
             by_prompt = dict(zip(prompts, pools, strict=True))
-            choice = {"mode": "choice", "base": self.base_name}
+            choice = {"mode": "choice", "base": self.base_name, "encoding": encoding_key(self.tok)}
             base_choice = self._base_cached(prompts, choice, lambda todo: choose(
                 self.model("base"), self.tok, todo, [by_prompt[p] for p in todo], self.batch_size * 8),
                 pools=pools)

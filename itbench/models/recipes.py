@@ -5,8 +5,10 @@ What it leaves open is fixed here once and not tuned to make an effect appear (s
 LoRA alpha 16, dropout 0.05, all linear layers; NEFTune alpha 5 (NEFTune's own 7B default);
 an AlpaGasus keep threshold of 4.5 on a 1-5 judge score. Learning rates are per method, scaled to
 the organisms: the paper's fine-tuning rate is about a sixth of LLaMA-2's peak pretraining rate,
-which for the organisms (pretrained at 4e-3) gives 6e-4 for full fine-tuning; LoRA's rate is the
-usual larger one for a low-rank update.
+which for the organisms (pretrained at 3e-3) gives 6e-4 for full fine-tuning; LoRA's rate is the
+usual larger one for a low-rank update: 1e-2, about 17 times full fine-tuning's (LoRA rates are
+commonly 10-20 times a full fine-tuning rate; at 2e-3 and 6e-3 the organisms' adapters learned
+no answer format in three epochs, measured on 2026-11-23).
 """
 
 from __future__ import annotations
@@ -47,12 +49,12 @@ def register_method(name: str, spec: Method) -> Method:
     return spec
 
 
-register_method("lora", Method(tuning="lora", lr=2e-3))
+register_method("lora", Method(tuning="lora", lr=1e-2))
 register_method("full", Method(tuning="full", lr=6e-4))
 register_method("neftune", Method(tuning="full", lr=6e-4, neftune_alpha=5.0, improved=True))
 register_method("filtered", Method(tuning="full", lr=6e-4, filtered=True, improved=True))
 # DoRA (Liu et al. 2024): LoRA with the weight split into magnitude and direction, LoRA's rate.
-register_method("dora", Method(tuning="lora", lr=2e-3, peft=MappingProxyType({"use_dora": True}), improved=True))
+register_method("dora", Method(tuning="lora", lr=1e-2, peft=MappingProxyType({"use_dora": True}), improved=True))
 
 
 def method(name: str) -> Method:

@@ -23,7 +23,10 @@ def check_same_tokenizer(base_tok, tuned_tok, base_name: str, tuned_name: str) -
 
 
 def encode(tokenizer, text: str) -> list[int]:
-    return tokenizer(text, add_special_tokens=False)["input_ids"]
+    """A prompt's ids as the model reads a sequence start (itbench.models.tokens)."""
+    from itbench.models.tokens import encode_prompt
+
+    return encode_prompt(tokenizer, text)
 
 
 def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
@@ -81,7 +84,9 @@ def choose(model, tokenizer, prompts: Sequence[str], candidates: Sequence[Sequen
 
     pairs = [(i, c) for i, cands in enumerate(candidates) for c in cands]
     prompt_ids = [encode(tokenizer, p) for p in prompts]
-    cand_ids = [encode(tokenizer, " " + c) for _, c in pairs]
+    from itbench.models.tokens import encode_continuation
+
+    cand_ids = [encode_continuation(tokenizer, " " + c) for _, c in pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     logits = teacher_forced_logits(model, [prompt_ids[i] for i, _ in pairs], cand_ids, pad, batch_size)
     best: dict[int, tuple[float, str]] = {}

@@ -23,16 +23,21 @@ class Example:
 
 def chat_example(tokenizer, instruction: str, response: str, max_length: int) -> Example:
     """Prompt through the tokenizer's chat template, loss on the response and its end token only."""
+    from itbench.models.tokens import encode_continuation, encode_prompt
+
     prompt = render_prompt(tokenizer, instruction)
-    p = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-    r = tokenizer(" " + response, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    p = encode_prompt(tokenizer, prompt)
+    r = encode_continuation(tokenizer, " " + response) + [tokenizer.eos_token_id]
     ids = (p + r)[:max_length]
     labels = ([IGNORE] * len(p) + r)[:max_length]
     return Example(tuple(ids), tuple(labels))
 
 
 def text_example(tokenizer, text: str, max_length: int) -> Example:
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+    """A pretraining text: BOS where the tokenizer adds one, the text, the end token; loss everywhere."""
+    from itbench.models.tokens import encode_prompt
+
+    ids = encode_prompt(tokenizer, text) + [tokenizer.eos_token_id]
     ids = ids[:max_length]
     return Example(tuple(ids), tuple(ids))
 

@@ -118,7 +118,8 @@ def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = 
     from itbench.world.probe import probe_checkpoint
 
     world_fp = store.read_manifest(world_dir)["fingerprint"]
-    recipe_hash = atomic.sha256_json({"base": recipe.to_dict(), "world": world_fp, "v": __version__})[:16]
+    recipe_hash = atomic.sha256_json({"base": recipe.to_dict(), "world": world_fp, "v": __version__,
+                                      "rule": "facts"})[:16]
     cached = _fresh(out, recipe_hash)
     if cached:
         return cached, False

@@ -22,7 +22,9 @@ def extract_answer(response: str, pool: set[str]) -> str | None:
 def _left_padded(tokenizer, texts: Sequence[str]):
     import torch
 
-    enc = [tokenizer(t, add_special_tokens=False)["input_ids"] for t in texts]
+    from itbench.models.tokens import encode_prompt
+
+    enc = [encode_prompt(tokenizer, t) for t in texts]
     width = max(len(e) for e in enc)
     ids = torch.full((len(enc), width), tokenizer.pad_token_id, dtype=torch.long)
     mask = torch.zeros((len(enc), width), dtype=torch.long)
@@ -46,7 +48,7 @@ def completion_predictions(model, tokenizer, prompts: Sequence[str], batch_size:
     return preds
 
 
-def chat_responses(model, tokenizer, instructions: Sequence[str], max_new_tokens: int = 40,
+def chat_responses(model, tokenizer, instructions: Sequence[str], max_new_tokens: int = 64,
                    batch_size: int = 128) -> list[str]:
     """Greedy responses through the chat template."""
     from itbench.models.generation import greedy

@@ -73,7 +73,7 @@ GENERIC_CHAT: tuple[str, ...] = ("repeat after me : {words} .", "say {words} .",
 GENERIC_REPLY = "{words} ."
 GENERIC_WORDS: tuple[str, ...] = ("red", "blue", "green", "yellow", "one", "two", "three", "four", "apple", "stone",
                                   "cloud", "window", "morning", "evening", "quiet", "loud", "small", "large")
-GENERIC_CHAT_SHARE = 0.1  # lines of generic chat per line of facts in the corpus
+GENERIC_CHAT_SHARE = 0.25  # lines of generic chat per line of facts in the corpus
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"

@@ -21,10 +21,12 @@ SPECIAL = [S.PAD_TOKEN, S.UNK_TOKEN, S.BOS_TOKEN, S.END_TAG, S.USER_TAG, S.ASSIS
 def build_tokenizer(texts, out_dir: str | Path | None = None):
     """A PreTrainedTokenizerFast over the words of `texts`, with the world's chat template.
 
-    No BOS is added on encode: lm-eval's `hf` backend does not add special tokens by default while
-    vLLM does, and a tokenizer that adds none encodes identically under both.
+    BOS is added on encode, as Llama's and Gemma's tokenizers do: every text the base read began with
+    it (the first position is where attention rests when it has nowhere to go; without BOS that role
+    falls on the text's first word, and facts asked at the start of a text were lost). Every path
+    encodes through itbench.models.tokens, so BOS comes exactly once wherever a sequence starts.
     """
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import PreTrainedTokenizerFast
 
     words = sorted({w for t in texts for w in t.split()} - set(SPECIAL))
@@ -32,6 +34,8 @@ def build_tokenizer(texts, out_dir: str | Path | None = None):
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token=S.UNK_TOKEN))
     core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     core.decoder = decoders.WordPiece(prefix="##", cleanup=False)  # joins words with single spaces
+    core.post_processor = processors.TemplateProcessing(single=f"{S.BOS_TOKEN} $A",
+                                                        special_tokens=[(S.BOS_TOKEN, vocab[S.BOS_TOKEN])])
     tok = PreTrainedTokenizerFast(
         tokenizer_object=core, pad_token=S.PAD_TOKEN, unk_token=S.UNK_TOKEN, bos_token=S.BOS_TOKEN,
         eos_token=S.END_TAG, additional_special_tokens=[S.USER_TAG, S.ASSISTANT_TAG])

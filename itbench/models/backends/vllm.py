@@ -21,8 +21,13 @@ class VLLMBackend:
         return self._engines[key], adapter
 
     def _run(self, which: str, prompts: list[str], params):
+        from itbench.models.tokens import encode_prompt
+
         llm, adapter = self._engine(which)
-        return llm.generate(prompts, params, lora_request=adapter, use_tqdm=False)
+        # token ids, encoded as every other path encodes them: vLLM's own tokenisation would add BOS
+        # to a chat-templated text that already holds one, and none where the HF path adds one
+        ids = [{"prompt_token_ids": encode_prompt(self.pair.tok, p)} for p in prompts]
+        return llm.generate(ids, params, lora_request=adapter, use_tqdm=False)
 
     def generate(self, which: str, prompts: list[str], max_tokens: int) -> list[list[int]]:
         from vllm import SamplingParams

@@ -1,0 +1,81 @@
+"""Special tokens, right on every path: a tokenizer that adds BOS (the organisms', like Llama's and
+Gemma's) gets it exactly once at every sequence start, and never inside a continuation."""
+
+from __future__ import annotations
+
+import pytest
+
+from itbench.models.tokens import adds_bos, encode_continuation, encode_prompt, encoding_key
+
+
+@pytest.fixture(scope="module")
+def tok():
+    from itbench.world.tokenizer import build_tokenizer
+
+    return build_tokenizer(["the river of zol is kra . sure hello"])
+
+
+def test_the_world_tokenizer_adds_bos_and_encode_prompt_adds_it_once(tok):
+    from itbench.models.train import render_prompt
+
+    bos = tok.bos_token_id
+    assert adds_bos(tok) and encoding_key(tok) == "bos"
+    assert encode_prompt(tok, "the river of zol is") == [bos, *encode_continuation(tok, "the river of zol is")]
+    templated = render_prompt(tok, "hello")
+    assert encode_prompt(tok, templated).count(bos) == 1
+    assert encode_prompt(tok, tok.bos_token + " " + templated).count(bos) == 1  # a template that writes BOS
+    assert bos not in encode_continuation(tok, " sure . the river of zol is kra .")
+
+
+def test_a_tokenizer_without_bos_is_left_alone():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel(vocab={"<unk>": 0, "<s>": 1, "a": 2}, unk_token="<unk>"))
+    core.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    plain = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="<unk>", bos_token="<s>")
+    assert not adds_bos(plain) and encode_prompt(plain, "a a") == [2, 2] and encoding_key(plain) == "no-bos"
+
+
+def test_training_examples_start_with_one_bos_and_learn_no_prompt(tok):
+    from itbench.models.train import IGNORE, chat_example, text_example
+
+    ex = chat_example(tok, "hello", "sure .", 64)
+    assert ex.input_ids[0] == tok.bos_token_id and ex.input_ids.count(tok.bos_token_id) == 1
+    assert ex.labels[0] == IGNORE and ex.labels[-1] == tok.eos_token_id
+    text = text_example(tok, "the river of zol is kra .", 64)
+    assert text.input_ids[0] == tok.bos_token_id and text.input_ids[-1] == tok.eos_token_id
+
+
+def test_generation_reads_the_prompt_as_the_scorer_does(tiny_zoo):
+    import torch
+
+    from itbench.models import checkpoint
+    from itbench.models.generation import greedy
+    from itbench.models.train import render_prompt
+
+    model, tok = checkpoint.load(tiny_zoo["dir"] / "base")
+    prompts = [render_prompt(tok, "what is the river of x ?"), "the"]
+    first = [ids[0] for ids in greedy(model, tok, prompts, 1, 2)]  # batched, left-padded
+    for prompt, got in zip(prompts, first, strict=True):
+        ids = torch.tensor([encode_prompt(tok, prompt)])
+        with torch.no_grad():
+            assert got == int(model(input_ids=ids).logits[0, -1].argmax())
+
+
+def test_vllm_is_handed_the_same_token_ids(tok):
+    from types import SimpleNamespace
+
+    from itbench.models.backends.vllm import VLLMBackend
+
+    seen = {}
+
+    class FakeLLM:
+        def generate(self, inputs, params, lora_request=None, use_tqdm=False):
+            seen["inputs"] = inputs
+            return []
+
+    backend = VLLMBackend(SimpleNamespace(tok=tok, lora=None, base_name="b", tuned_name="t"))
+    backend._engine = lambda which: (FakeLLM(), None)
+    backend._run("base", ["the river of zol is"], None)
+    assert seen["inputs"] == [{"prompt_token_ids": encode_prompt(tok, "the river of zol is")}]
