@@ -140,7 +140,7 @@ def summarize(checked: list[dict]) -> list[dict]:
         control = sum(c["control_gone"] for c in cases) / len(cases)
         per_seed = [stats.paired_difference([float(c["traced_gone"]) for c in s["cases"]],
                                             [float(c["control_gone"]) for c in s["cases"]]) for s in seeds]
-        est = stats.seed_interval([m for m, _, _ in per_seed], [0.0 if math.isnan(se) else se for _, se, _ in per_seed],
+        est = stats.seed_interval([m for m, _, _ in per_seed], [_case_se(se, n) for _, se, n in per_seed],
                                   low=-1.0, high=1.0)
         out.append({"group": group, "method": seeds[0]["method"], "cases": len(cases), "seeds": len(seeds),
                     "traced_gone": round(traced, 4), "traced_ci": [round(x, 4) for x in
@@ -150,6 +150,13 @@ def summarize(checked: list[dict]) -> list[dict]:
                     "effect": round(est.estimate, 4), "low": _r(est.low), "high": _r(est.high),
                     "verdict": stats.verdict(est.low, est.high) if len(seeds) >= 2 else "single seed"})
     return out
+
+
+def _case_se(se: float, n: int) -> float:
+    """A seed's standard error over its cases; where the cases cannot give one (one case, or all
+    alike: a sample variance of zero from a handful of binary outcomes), the largest a mean of
+    differences in [-1, 1] can have, 1 / sqrt(n): few cases never look certain."""
+    return se if not math.isnan(se) and se > 0 else 1.0 / math.sqrt(max(n, 1))
 
 
 def _r(x: float) -> float | None:
@@ -169,8 +176,8 @@ def run(zoo: Path, world: Path, results: Path, names: list[str], max_cases: int 
     if path.exists():
         try:
             cached = json.loads(path.read_text())
-            if cached.get("key") == key:
-                return cached
+            if cached.get("key") == key:  # the retraining is cached; the summary is recomputed from it
+                return {**cached, "summary": summarize(cached["checkpoints"])}
         except json.JSONDecodeError:
             pass
     checked = [check_checkpoint(zoo, n, results, world, max_cases, log) for n in names]

@@ -43,7 +43,8 @@ def cmd_zoo_build(args) -> int:
 
     out = Path(args.out or paths.zoo())
     t0 = time.perf_counter()
-    results = build_zoo(ensure_world(args.world, args.tiny, args.seed), out, base_recipe=base_recipe(args.tiny),
+    results = build_zoo(ensure_world(args.world, args.tiny, args.seed), out,
+                        base_recipe=base_recipe(args.tiny, args.base_seed),
                         only=args.only, seeds=seeds_of(args), progress=not args.no_progress and sys.stderr.isatty(),
                         log=say)
     built = sum(r["built"] for r in results)
@@ -106,7 +107,7 @@ def cmd_demo(args) -> int:
     from itbench.demo import run_demo
 
     run_demo(args.world, args.out, args.leaderboard, limit=args.limit, tiny=args.tiny, seed=args.seed,
-             seeds=seeds_of(args), log=say)
+             seeds=seeds_of(args), base_seed=args.base_seed, log=say)
     return 0
 
 
@@ -167,6 +168,9 @@ def cmd_tasks_path(args) -> int:
 def _seeds_arg(sp) -> None:
     sp.add_argument("--seeds", type=int, default=None,
                     help="training seeds per tuned recipe (default 3; 1 with --tiny): findings need at least 2")
+    sp.add_argument("--base-seed", type=int, default=0,
+                    help="the base organism's training seed (default 0): another seed is another base, the "
+                         "stand-in for another CPU's floating-point path")
 
 
 def seeds_of(args) -> int:

@@ -45,10 +45,12 @@ def ensure_world(world: str | Path | None = None, tiny: bool = False, seed: int 
     return store.write_world(config, paths.home() / "world")
 
 
-def base_recipe(tiny: bool = False):
+def base_recipe(tiny: bool = False, seed: int = 0):
+    from dataclasses import replace
+
     from itbench.world.organisms import TINY_BASE, BaseRecipe
 
-    return TINY_BASE if tiny else BaseRecipe()
+    return replace(TINY_BASE if tiny else BaseRecipe(), seed=seed)
 
 
 def zoo_table(results: list[dict]) -> str:
@@ -73,7 +75,7 @@ def zoo_table(results: list[dict]) -> str:
 
 def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str | None = None,
              limit: int | None = None, tiny: bool = False, seed: int | None = None, seeds: int = 3,
-             log=print) -> DemoPaths:
+             base_seed: int = 0, log=print) -> DemoPaths:
     """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went."""
     from itbench import causal, compare, evaluate, publish
     from itbench.gate import policy_path, run_gate
@@ -85,7 +87,8 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
     world_dir = ensure_world(world, tiny, seed)
     zoo_dir = Path(zoo) if zoo else paths.zoo()
     t0 = time.perf_counter()
-    built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny), seeds=seeds, progress=sys.stderr.isatty(),
+    built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny, base_seed), seeds=seeds,
+                      progress=sys.stderr.isatty(),
                       log=log)
     log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}\n{zoo_table(built)}")
     out = DemoPaths(world_dir, zoo_dir, zoo_dir.parent / "results", Path(leaderboard) if leaderboard

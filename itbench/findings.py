@@ -226,7 +226,7 @@ def causal_findings(folder: Path) -> list[dict]:
     if not path.is_file():
         return []
     try:
-        return from_causal(json.loads(path.read_text())["summary"])
+        return from_causal(causal.summarize(json.loads(path.read_text())["checkpoints"]))
     except (json.JSONDecodeError, KeyError, TypeError) as err:
         raise ItbenchError(f"{path} is not a causal-borrowing file ({err}): rerun `itbench demo` or delete it") from err
 

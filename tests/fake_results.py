@@ -63,7 +63,8 @@ def mean_se(xs: list[float]) -> tuple[float, float]:
 def good_metrics() -> dict:
     """A candidate that passes the default policy."""
     return {K: {"retention": (0.97, 0.01), "forgetting": (0.03, 0.01), "acc_tuned": (0.7, 0.02),
-                "acc_base": (0.7, 0.02)},
+                "acc_base": (0.7, 0.02), "kept_retention": (0.98, 0.01), "kept_acc_tuned": (0.7, 0.02),
+                "kept_acc_base": (0.7, 0.02)},
             T: {"shifted_share": (0.08, 0.01), "unshifted_share": (0.85, 0.01), "marginal_share": (0.07, 0.01),
                 "mean_kl": (0.4, 0.05), "shifted_style_share": (0.8, 0.05), "kl_response_start": (1.2, 0.1),
                 "kl_response_rest": (0.3, 0.05), "kl_sentence_start": (0.9, 0.1), "kl_sentence_rest": (0.3, 0.05)},

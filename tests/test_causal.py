@@ -15,6 +15,12 @@ def _checked(group: str, seed: int, pairs: list[tuple[bool, bool]]) -> dict:
                        "control_answer": "v", "traced_gone": t, "control_gone": c} for t, c in pairs]}
 
 
+def test_a_handful_of_identical_cases_is_not_certainty():
+    checked = [_checked("lora-short-4x", k, [(True, True)]) for k in range(3)]  # one case per seed, no effect
+    s = causal.summarize(checked)[0]
+    assert s["effect"] == 0 and s["low"] < -0.5 and s["high"] > 0.5  # as wide as one case per seed allows
+
+
 def test_summary_pools_cases_and_intervals_over_seeds():
     checked = [_checked("full-short-4x", 0, [(True, False)] * 4 + [(False, False)]),
                _checked("full-short-4x", 1, [(True, False)] * 3 + [(True, True)]),
@@ -34,7 +40,7 @@ def test_summary_pools_cases_and_intervals_over_seeds():
 
 def test_causal_summary_becomes_a_finding(tmp_path):
     checked = [_checked("full-short-4x", k, [(True, False), (False, False), (True, True)]) for k in range(2)]
-    (tmp_path / causal.FILE).write_text(json.dumps({"summary": causal.summarize(checked)}))
+    (tmp_path / causal.FILE).write_text(json.dumps({"checkpoints": checked, "summary": causal.summarize(checked)}))
     found = findings.causal_findings(tmp_path)
     assert len(found) == 1 and found[0]["number"] == 3 and found[0]["seeds"] == 2
     assert found[0]["estimate"] == pytest.approx(1 / 3, abs=1e-4)

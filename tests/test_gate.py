@@ -29,9 +29,9 @@ def _run(tmp_path, name="cand", metrics=None, **kw):
 def test_pass_writes_junit_and_summary(tmp_path, capsys):
     code, md, root = _gate(tmp_path, results=[_run(tmp_path)])
     assert code == 0, capsys.readouterr()
-    assert md.startswith("# itbench gate: PASS") and "5 of 5 checks passed" in md
-    assert root.get("failures") == "0" and root.get("tests") == "5"
-    assert len(root.findall(".//testcase")) == 5 and not root.findall(".//failure")
+    assert md.startswith("# itbench gate: PASS") and "6 of 6 checks passed" in md
+    assert root.get("failures") == "0" and root.get("tests") == "6"
+    assert len(root.findall(".//testcase")) == 6 and not root.findall(".//failure")
     assert "PASS" in capsys.readouterr().out
 
 
@@ -39,7 +39,7 @@ def test_fail_names_the_check_and_bound(tmp_path):
     m = good_metrics()
     m[K]["retention"] = (0.90, 0.02)  # a proportion of 400 documents: Wilson's lower bound 0.867 < 0.90
     code, md, root = _gate(tmp_path, results=[_run(tmp_path, metrics=m)])
-    assert code == 1 and md.startswith("# itbench gate: FAIL") and "4 of 5 checks passed" in md
+    assert code == 1 and md.startswith("# itbench gate: FAIL") and "5 of 6 checks passed" in md
     failures = root.findall(".//failure")
     assert len(failures) == 1 and "lower bound 0.867 < 0.9" in failures[0].get("message")
     assert root.get("failures") == "1"
@@ -111,7 +111,7 @@ def test_a_task_that_crashes_in_a_run_the_gate_starts_fails(tmp_path, monkeypatc
                      "--junit", str(junit), "--run-dir", str(tmp_path / "run")])
     assert code == 1
     messages = [f.get("message") for f in ET.parse(junit).getroot().findall(".//failure")]
-    assert len(messages) == 5 and all("failed: RuntimeError: CUDA out of memory" in m for m in messages)
+    assert len(messages) == 6 and all("failed: RuntimeError: CUDA out of memory" in m for m in messages)
 
 
 @pytest.mark.parametrize("text, expect", [

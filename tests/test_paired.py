@@ -49,15 +49,14 @@ def test_an_adapter_that_changes_nothing_is_refused(tiny_zoo, tmp_path):
 
 def test_identical_models_show_no_shift(tiny_zoo):
     from itbench.models import checkpoint
+    from itbench.models.generation import cut_ids, greedy
     from itbench.models.scorer import token_shift
     from itbench.models.train import render_prompt
-    from itbench.world.probe import chat_responses
 
     model, tok = checkpoint.load(tiny_zoo["dir"] / "full-short-4x")
-    questions = ["describe x .", "tell me about y ."]
-    texts = chat_responses(model, tok, questions, max_new_tokens=12)
-    responses = [tok(" " + t, add_special_tokens=False)["input_ids"] for t in texts]
+    questions = ["describe x .", "tell me about y ."]  # unknown words: <unk>, which the model may copy
     prompts = [render_prompt(tok, q) for q in questions]
+    responses = [cut_ids(ids, tok.eos_token_id, tok.pad_token_id) for ids in greedy(model, tok, prompts, 12, 2)]
     stats = token_shift(model, model, tok, prompts, prompts, responses)
     for s, r in zip(stats, responses, strict=True):
         assert len(s["rank"]) == len(r) > 0
@@ -103,7 +102,9 @@ def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tin
     doc = {"q": "what is zorb ?", "itbench_mode": "knowledge", "itbench_base_prompt": "zorb is"}
     out = lm.generate_until([Req(doc)])
     payload = parse_payload(out[0])
-    assert payload["tuned"] == payload["base"] != "" and Stub.calls == ["tuned", "base"]  # both from the stub
+    # both from the stub; the tuned model also answers the base prompt (knowledge kept, no value pool here)
+    assert payload["tuned"] == payload["base"] != "" and Stub.calls == ["tuned", "base", "tuned"]
+    assert payload["kept_form"] == "base_prompt" and payload["tuned_kept"] and payload["base_kept"] == payload["base"]
     assert lm._models == {}  # generation went through the backend alone
     shift = parse_payload(lm.generate_until([Req({"q": "describe zorb .", "itbench_mode": "token_shift"})])[0])
     assert set(lm._models) == {"tuned", "base"} and len(shift["shift"]["rank"]) > 0

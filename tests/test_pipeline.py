@@ -89,7 +89,9 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     assert sorted(r["checkpoint"] for r in rows if r["method"] != "base") == groups  # one row per recipe
     assert all(r["seeds"] == 2 for r in rows if r["method"] != "base")
     found = json.loads((board / "findings.json").read_text())
-    assert {f["number"] for f in found} >= {1, 2, 3, 4} and all(f["seeds"] == 2 for f in found)
+    assert {f["number"] for f in found} >= {1, 2, 3, 4}
+    # every comparison rests on both seeds; the causal check on the seeds that had borrowed cases
+    assert all(f["seeds"] == 2 for f in found if not f["metric"].startswith("causal"))
     assert all(f["verdict"] in ("yes", "no (reversed)", "not significant", "not measurable") for f in found)
     causal = json.loads((zoo.parent / "results" / "causal_borrowing.json").read_text())
     assert {c["group"] for c in causal["checkpoints"]} <= {"full-short-4x", "lora-short-4x"}

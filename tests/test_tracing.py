@@ -109,7 +109,9 @@ def test_world_it_sets_feed_the_tracer_through_the_task_loader(tmp_path):
     wd = store.write_world(TINY_WORLD, tmp_path / "w")
     rows = it_set_rows(str(wd / "it" / "short_1x.jsonl"))
     assert rows and all({"entity", "cluster", "response"} <= set(r) for r in rows)
-    assert json.loads((wd / "world.json").read_text())["format_version"] == 1
+    from itbench.world.config import WORLD_FORMAT_VERSION
+
+    assert json.loads((wd / "world.json").read_text())["format_version"] == WORLD_FORMAT_VERSION
 
 
 def test_offline_embedding_index_ranks_the_paraphrase_first():

@@ -85,13 +85,16 @@ def test_neftune_adds_noise_and_filtered_drops_the_planted_bad_items(tiny_zoo, t
 
 
 def test_rebuild_reuses_everything_and_a_changed_recipe_rebuilds_only_its_method(tiny_zoo, tiny_world):
-    again = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None)
+    again = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
+                      log=lambda *_: None)
     assert not any(r["built"] for r in again)
-    changed = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None,
+    changed = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
+                        log=lambda *_: None,
                         only=["lora-short-1x", "full-short-1x"], recipe_overrides={"lora": {"lora_r": 4}})
     built = {r["name"] for r in changed if r["built"]}
     assert built == {"lora-short-1x"}
-    restored = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, progress=False, log=lambda *_: None,
+    restored = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
+                         log=lambda *_: None,
                          only=["lora-short-1x"])
     assert {r["name"] for r in restored if r["built"]} == {"lora-short-1x"}
 

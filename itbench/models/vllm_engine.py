@@ -47,9 +47,13 @@ def generate(llm, prompts: Sequence[str], *, adapter: str | None = None, max_tok
     """Greedy completions of raw prompt strings (chat templates are applied by the caller)."""
     from vllm import SamplingParams
 
+    from itbench.models.tokens import encode_prompt
+
     lora = lora_request(adapter) if adapter is not None else None
     params = SamplingParams(temperature=0.0, max_tokens=max_tokens)
-    outs = llm.generate(list(prompts), params, lora_request=lora, use_tqdm=False)
+    tok = llm.get_tokenizer()  # encoded as every other path encodes a sequence start (BOS once)
+    ids = [{"prompt_token_ids": encode_prompt(tok, p)} for p in prompts]
+    outs = llm.generate(ids, params, lora_request=lora, use_tqdm=False)
     return [o.outputs[0].text for o in outs]
 
 
