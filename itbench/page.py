@@ -180,7 +180,9 @@ if (select) { select.addEventListener('change', showCases); showCases(); }
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; max-width: 1400px; }
 table.board { border-collapse: collapse; font-size: 13px; }
-table.board th, table.board td { border: 1px solid #ddd; padding: 4px 6px; vertical-align: top; }
+table.board th, table.board td, table.findings th, table.findings td { border: 1px solid #ddd; padding: 4px 6px;
+  vertical-align: top; }
+table.findings { border-collapse: collapse; font-size: 13px; } table.findings th { background: #f3f3f3; }
 table.board th { background: #f3f3f3; cursor: pointer; position: sticky; top: 0; }
 table.board th[data-dir=asc]::after { content: " ▲"; } table.board th[data-dir=desc]::after { content: " ▼"; }
 tr.base-row { background: #f8f8ee; font-weight: 600; }
@@ -204,7 +206,7 @@ def findings_html(findings: list[dict]) -> str:
                     f"<td>{escape(str(f.get('verdict')))}</td></tr>")
     return ('<h2>The paper\'s findings</h2><p>Each claim is a difference expected to be positive: its seed mean with '
             'a 95% interval over training seeds and items; "yes" only when the interval excludes zero.</p>'
-            '<table class="board"><thead><tr><th>#</th><th>question</th><th>checkpoints</th><th>seeds</th>'
+            '<table class="findings"><thead><tr><th>#</th><th>question</th><th>checkpoints</th><th>seeds</th>'
             f'<th>estimate [95% CI]</th><th>verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
