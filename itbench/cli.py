@@ -138,6 +138,14 @@ def cmd_findings(args) -> int:
     from itbench.utils import atomic
 
     found = findings.read(args.file)
+    if args.compare:
+        c = findings.compare(found, findings.read(args.compare))
+        for f, g in c["differ"]:
+            say(f"differs: {f['finding']} ({' vs '.join(f['checkpoints'])}): {f['verdict']} ({f['estimate']}) -> "
+                f"{g['verdict']} ({g['estimate']})")
+        say(f"{len(c['same'])} verdicts the same, {len(c['differ'])} differ ({len(c['reversed'])} reversed), "
+            f"{len(c['missing'])} missing from {args.compare}")
+        return 0
     if not args.readme:
         say(findings.render_markdown(found).rstrip())
         return 0
@@ -249,6 +257,8 @@ def build_parser() -> argparse.ArgumentParser:
     fd = sub.add_parser("findings", help="the paper's findings from a findings.json, as Markdown (or into a README)")
     fd.add_argument("file", help="a findings.json (itbench demo writes one into its leaderboard folder)")
     fd.add_argument("--readme", help="rewrite this file's findings section (between its findings markers)")
+    fd.add_argument("--compare", help="another findings.json (another machine, thread count or --base-seed): "
+                                      "which verdicts agree, differ or reverse")
     fd.set_defaults(func=cmd_findings)
 
     g = sub.add_parser("gate", help="judge a candidate against its base under a policy (exit 0 pass, 1 fail, 2 error)")

@@ -284,6 +284,27 @@ def render_markdown(findings: list[dict]) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
+def compare(a: list[dict], b: list[dict]) -> dict:
+    """Two findings files side by side (two machines, thread counts or base seeds): which verdicts
+    agree, which differ, and which reverse (significant both times, opposite signs)."""
+    def key(f):
+        return f["number"], f["finding"], tuple(f["checkpoints"])
+
+    bb = {key(f): f for f in b}
+    same, differ, reversed_, missing = [], [], [], []
+    for f in a:
+        g = bb.get(key(f))
+        if g is None:
+            missing.append(f)
+        elif f["verdict"] == g["verdict"]:
+            same.append((f, g))
+        else:
+            differ.append((f, g))
+            if {f["verdict"], g["verdict"]} == {"yes", "no (reversed)"}:
+                reversed_.append((f, g))
+    return {"same": same, "differ": differ, "reversed": reversed_, "missing": missing}
+
+
 BEGIN, END = "<!-- findings:begin (generated from leaderboard/findings.json) -->", "<!-- findings:end -->"
 
 

@@ -3,6 +3,7 @@ leaderboard's seed-mean rows, and the findings' verdicts built on them."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -146,3 +147,20 @@ def test_readme_findings_are_the_committed_findings_json():
     readme = (root / "README.md").read_text(encoding="utf-8")
     found = findings.read(root / "leaderboard" / "findings.json")
     assert found and findings.sync_readme(readme, found) == readme
+
+
+def test_two_findings_files_compare_by_verdict(tmp_path, capsys):
+    from itbench import cli
+
+    def f(verdict, est, name="q"):
+        return {"number": 1, "finding": name, "checkpoints": ["a", "b"], "metric": "m", "estimate": est,
+                "low": None, "high": None, "verdict": verdict, "seeds": 3}
+
+    a = [f("yes", 0.3), f("not significant", 0.1, "r"), f("yes", 0.2, "s"), f("yes", 0.1, "t")]
+    b = [f("yes", 0.25), f("yes", 0.2, "r"), f("no (reversed)", -0.2, "s")]
+    c = findings.compare(a, b)
+    assert len(c["same"]) == 1 and len(c["differ"]) == 2 and len(c["reversed"]) == 1 and len(c["missing"]) == 1
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    assert cli.main(["findings", str(tmp_path / "a.json"), "--compare", str(tmp_path / "b.json")]) == 0
+    assert "1 verdicts the same, 2 differ (1 reversed), 1 missing" in capsys.readouterr().out
