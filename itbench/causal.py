@@ -88,6 +88,7 @@ def retrain_answer(base: Path, rows: list[dict], recipe, question: str, pool: li
 def check_checkpoint(zoo: Path, name: str, results_dir: Path, world: Path, max_cases: int = 6,
                      log: Callable[[str], None] = print) -> dict:
     """Every case of one checkpoint (up to `max_cases`): traced and control retraining."""
+    from itbench.data import it_set_rows
     from itbench.models import checkpoint
     from itbench.tracing import contains_span, world_tracer
     from itbench.world import claims, store
@@ -95,11 +96,8 @@ def check_checkpoint(zoo: Path, name: str, results_dir: Path, world: Path, max_c
     manifest = checkpoint.read_manifest(zoo / name)
     recipe = _recipe(manifest)
     it_file = manifest["data"]["source"]
-    rows = store.read_rows(world, manifest["it_set"]["file"]) if "it_set" in manifest else []
-    judge = None
-    if recipe.spec.filtered:
-        truth = claims.truth_table(store.read_rows(world, "entities.jsonl"))
-        judge = {r["id"]: claims.judge_score(r["response"], r["entity"], r["attribute"], truth) for r in rows}
+    rows = it_set_rows(it_file)  # the rows the tracer reads (read once per process)
+    judge = claims.judge_scores(rows, store.read_rows(world, "entities.jsonl")) if recipe.spec.filtered else None
     tracer = world_tracer(it_file, str(world))
     out = []
     for i, case in enumerate(cases_of(results_dir / name, max_cases)):

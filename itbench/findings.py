@@ -48,12 +48,10 @@ class Recipe:
 
 def recipes(runs: Iterable[Run]) -> list[Recipe]:
     """The runs grouped by base, method, IT-set style and size; within a group, by checkpoint."""
-    by_ckpt: dict[tuple[str, str], dict[str, Run]] = {}
-    for run in sorted(runs, key=lambda r: r.date):
-        for task in run.results:
-            by_ckpt.setdefault((run.base_id, run.tuned_id), {})[task] = run
+    from itbench.leaderboard import merge
+
     groups: dict[tuple, Recipe] = {}
-    for (base_id, _), tasks in sorted(by_ckpt.items(), key=lambda kv: _name(next(iter(kv[1].values())))):
+    for (base_id, _), tasks in sorted(merge(list(runs)).items(), key=lambda kv: _name(next(iter(kv[1].values())))):
         info = next(iter(tasks.values())).info
         it = info.get("it_set") or {}
         key = (base_id, str(info.get("method", "tuned")), it.get("style"), it.get("scale"))
@@ -240,13 +238,6 @@ def _improved(method: str) -> bool:
 
 def _scale(scale) -> float:
     return float(scale) if isinstance(scale, (int, float)) else math.inf
-
-
-def write(findings: list[dict], path: str | Path) -> Path:
-    from itbench.utils import atomic
-
-    atomic.write_text(Path(path), json.dumps(findings, indent=1) + "\n")
-    return Path(path)
 
 
 def read(path: str | Path) -> list[dict]:

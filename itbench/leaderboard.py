@@ -118,7 +118,7 @@ def change(run: Run, task: str, metric: str, z: float = stats.Z95) -> Change:
     return Change(diff, *stats.normal_interval(diff, se, z, -width, width), min(t.n, b.n), False, se)
 
 
-def _merge(runs: list[Run]) -> dict[tuple[str, str], dict[str, Run]]:
+def merge(runs: list[Run]) -> dict[tuple[str, str], dict[str, Run]]:
     """(base id, tuned id) -> task -> the newest run of that task."""
     out: dict[tuple[str, str], dict[str, Run]] = {}
     for run in sorted(runs, key=lambda r: r.date):
@@ -142,7 +142,7 @@ def build(runs: list[Run], seed_means: bool = True) -> Board:
     cases: dict[str, list[dict]] = {}
     tasks = sorted({t for r in runs for t in r.results})
     bases: dict[str, Row] = {}
-    for (base_id, tuned_id), by_task in _merge(runs).items():
+    for (base_id, tuned_id), by_task in merge(runs).items():
         first = next(iter(by_task.values()))
         info = first.info
         if base_id not in bases:

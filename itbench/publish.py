@@ -26,7 +26,7 @@ def write(board: Board, out: str | Path, command: str, findings: list[dict] | No
     """All files into `out`, replacing it whole (a failure leaves the previous leaderboard intact)."""
     import json
 
-    from itbench.findings import render_markdown
+    from itbench.findings import FILE, render_markdown
     from itbench.utils import atomic
 
     meta = meta_of(board, command)
@@ -36,7 +36,7 @@ def write(board: Board, out: str | Path, command: str, findings: list[dict] | No
         md += ("\n## The paper's findings (seed means, 95% intervals over seeds and items)\n\n"
                + render_markdown(findings))
     files = {"leaderboard.csv": to_csv(board), "leaderboard.json": to_json(board, meta), "leaderboard.md": md,
-             "index.html": to_html(board, meta, findings), "findings.json": json.dumps(findings, indent=1) + "\n",
+             "index.html": to_html(board, meta, findings), FILE: json.dumps(findings, indent=1) + "\n",
              "README.md": README.format(command=command)}
     with atomic.build_dir(out) as tmp:
         for name, text in files.items():

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from itbench.errors import ItbenchError
+from itbench.models.tokens import encode_continuation, encode_prompt
 
 
 def check_same_tokenizer(base_tok, tuned_tok, base_name: str, tuned_name: str) -> None:
@@ -20,13 +21,6 @@ def check_same_tokenizer(base_tok, tuned_tok, base_name: str, tuned_name: str) -
         raise ItbenchError(f"base {base_name} and tuned {tuned_name} use different tokenizers "
                            f"({len(base_tok)} vs {len(tuned_tok)} tokens): token-level comparisons need one "
                            "vocabulary; pair a tuned model with the base it was tuned from")
-
-
-def encode(tokenizer, text: str) -> list[int]:
-    """A prompt's ids as the model reads a sequence start (itbench.models.tokens)."""
-    from itbench.models.tokens import encode_prompt
-
-    return encode_prompt(tokenizer, text)
 
 
 def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
@@ -62,8 +56,8 @@ def token_shift(tuned, base, tokenizer, tuned_prompts: Sequence[str], base_promp
     response's token texts."""
     from itbench.metrics.token_shift import position_stats
 
-    tp = [encode(tokenizer, p) for p in tuned_prompts]
-    bp = [encode(tokenizer, p) for p in base_prompts]
+    tp = [encode_prompt(tokenizer, p) for p in tuned_prompts]
+    bp = [encode_prompt(tokenizer, p) for p in base_prompts]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     tl = teacher_forced_logits(tuned, tp, responses, pad, batch_size)
     bl = teacher_forced_logits(base, bp, responses, pad, batch_size)
@@ -83,9 +77,7 @@ def choose(model, tokenizer, prompts: Sequence[str], candidates: Sequence[Sequen
     import torch
 
     pairs = [(i, c) for i, cands in enumerate(candidates) for c in cands]
-    prompt_ids = [encode(tokenizer, p) for p in prompts]
-    from itbench.models.tokens import encode_continuation
-
+    prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
     cand_ids = [encode_continuation(tokenizer, " " + c) for _, c in pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     logits = teacher_forced_logits(model, [prompt_ids[i] for i, _ in pairs], cand_ids, pad, batch_size)

@@ -159,9 +159,8 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
         return cached, False
     scores = None
     if recipe.spec.filtered:
-        truth = claims.truth_table(store.read_rows(world_dir, "entities.jsonl"))
-        scores = {r["id"]: claims.judge_score(r["response"], r["entity"], r["attribute"], truth)
-                  for r in store.read_rows(world_dir, data_name)}
+        scores = claims.judge_scores(store.read_rows(world_dir, data_name),
+                                     store.read_rows(world_dir, "entities.jsonl"))
     world_fp = store.read_manifest(world_dir)["fingerprint"]
     manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,

@@ -49,6 +49,12 @@ def truth_table(entity_rows: list[dict]) -> dict[str, dict]:
     return {r["name"]: {**r["attributes"], **r["hidden"]} for r in entity_rows}
 
 
+def judge_scores(it_rows: list[dict], entity_rows: list[dict]) -> dict[str, float]:
+    """judge_score of every row of a world IT set, by row id (the filtered method's input)."""
+    truth = truth_table(entity_rows)
+    return {r["id"]: judge_score(r["response"], r["entity"], r["attribute"], truth) for r in it_rows}
+
+
 def judge_score(response: str, entity: str, attribute: str, truth: dict[str, dict]) -> float:
     """An AlpaGasus-style 1-5 rating by a rater who knows the world: 1 for a response cut off
     mid-sentence, 2 when the asked fact is stated wrongly or not at all, 3 when a further claim is

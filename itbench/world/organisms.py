@@ -122,16 +122,14 @@ def known(model, tokenizer, world_dir) -> dict:
     """The base's completion-form accuracy on the facts it read (held-out and Q/A splits), and its
     copy rate in the chat markup: asked to repeat a seen entity's name and an attribute, does it?
     (A tuned model can only answer about the entity it is asked about if the base can copy it.)"""
-    from itbench.models.generation import greedy
-    from itbench.world.probe import probe_summary
+    from itbench.world.probe import chat_responses, probe_summary
 
     probes = [p for p in store.read_rows(world_dir, "probes.jsonl") if p["split"] in ("heldout", "qa")]
     summary = probe_summary(model.eval(), tokenizer, probes, store.read_manifest(world_dir)["pools"], chat=False)
     out = {split: round(v["accuracy"], 4) for split, v in summary.items()}
     asks = [(p["entity"], p["attribute"]) for p in probes if p["split"] == "heldout"]
-    prompts = [f"{S.USER_TAG} {S.GENERIC_CHAT[0].format(words=f'{e} {a}')} {S.ASSISTANT_TAG}" for e, a in asks]
-    replies = [tokenizer.decode(ids, skip_special_tokens=True).split()
-               for ids in greedy(model, tokenizer, prompts, 3, 256)]
+    asked = [S.GENERIC_CHAT[0].format(words=f"{e} {a}") for e, a in asks]
+    replies = [r.split() for r in chat_responses(model, tokenizer, asked, max_new_tokens=3, batch_size=256)]
     copied = sum(r[:2] == [e, a] for r, (e, a) in zip(replies, asks, strict=True))
     out["copy"] = round(copied / max(1, len(asks)), 4)
     return out

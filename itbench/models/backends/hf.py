@@ -23,9 +23,9 @@ class HFBackend:
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
         import torch
 
-        from itbench.models.scorer import encode
+        from itbench.models.tokens import encode_prompt
 
-        ids = torch.tensor([encode(self.pair.tok, prompt)])
+        ids = torch.tensor([encode_prompt(self.pair.tok, prompt)])
         model = self.pair.model(which)
         with torch.no_grad():
             logits = model(input_ids=ids.to(model.device)).logits[0, -1]
