@@ -19,7 +19,8 @@ import torch
 
 from itbench.metrics.token_shift import position_stats
 from itbench.models import checkpoint
-from itbench.models.scorer import encode, token_shift
+from itbench.models.scorer import token_shift
+from itbench.models.tokens import encode_prompt
 from itbench.models.train import render_prompt
 from itbench.paths import home
 from itbench.world import store
@@ -30,7 +31,7 @@ def per_token_loop(tuned, base, tok, prompts, responses):
     out = []
     with torch.no_grad():
         for prompt, resp in zip(prompts, responses, strict=True):
-            p = encode(tok, prompt)
+            p = encode_prompt(tok, prompt)
             tl, bl = [], []
             for t in range(len(resp)):
                 ids = torch.tensor([p + resp[:t]])

@@ -13,6 +13,7 @@ def test_choice_is_the_pool_value_the_model_ranks_highest(tiny_zoo, tiny_world):
 
     from itbench.models import checkpoint
     from itbench.models.scorer import choose
+    from itbench.models.tokens import encode_prompt
     from itbench.world import store
 
     model, tok = checkpoint.load(tiny_zoo["dir"] / "base")
@@ -22,7 +23,7 @@ def test_choice_is_the_pool_value_the_model_ranks_highest(tiny_zoo, tiny_world):
     cands = [pools[f"{p['kind']}.{p['attribute']}"] for p in probes]
     got = choose(model, tok, prompts, cands, batch_size=7)
     for prompt, pool, pick in zip(prompts, cands, got, strict=True):
-        ids = torch.tensor([tok(prompt, add_special_tokens=False)["input_ids"]])
+        ids = torch.tensor([encode_prompt(tok, prompt)])  # as every path encodes a sequence start (BOS)
         with torch.no_grad():
             logits = model(input_ids=ids).logits[0, -1]
         value_ids = [tok.convert_tokens_to_ids(v) for v in pool]  # every world value is one token

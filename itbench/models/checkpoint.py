@@ -124,8 +124,12 @@ def _resolve(path_or_name: str | Path) -> tuple[str, str | None]:
     return src, None
 
 
-def load_model(path_or_name: str | Path, adapter: str | Path | None = None):
-    """A model in eval mode: a full model, or a base with a peft adapter on top."""
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtype: str | None = None):
+    """A model in eval mode: a full model, or a base with a peft adapter on top; in `dtype` (one of
+    DTYPES) when given, else as saved."""
     from transformers import AutoModelForCausalLM
 
     src, own = _resolve(path_or_name)
@@ -133,8 +137,10 @@ def load_model(path_or_name: str | Path, adapter: str | Path | None = None):
         if adapter is not None:
             raise ItbenchError(f"{own} is itself an adapter: pass its base as the model and it as the adapter")
         adapter = own
+    if dtype is not None and dtype not in DTYPES:
+        raise ItbenchError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     try:
-        model = AutoModelForCausalLM.from_pretrained(src)
+        model = AutoModelForCausalLM.from_pretrained(src, **({"dtype": dtype} if dtype else {}))
     except OSError as err:
         raise ItbenchError(f"cannot load {src} ({err}); hub models need network access or a local copy") from err
     if adapter is not None:

@@ -61,6 +61,9 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
     """Train one checkpoint into `out_dir` (written atomically) and return its manifest."""
     from itbench.utils import atomic
 
+    from itbench.models import embedded
+
+    base = embedded.resolve(base)
     rows = load_it_rows(data, recipe)
     n_rows = len(rows)
     if recipe.spec.filtered:
@@ -89,7 +92,7 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
                                                  task_type="CAUSAL_LM", **recipe.spec.peft))
     losses = train(model, examples, epochs=recipe.epochs, lr=recipe.learning_rate, batch_size=recipe.batch_size,
                    seed=recipe.seed, pad_id=tokenizer.pad_token_id, neftune_alpha=recipe.noise_alpha,
-                   progress=progress)
+                   precision=recipe.precision, progress=progress)
     manifest = {
         **(extra_manifest or {}),
         "method": recipe.method,

@@ -73,11 +73,16 @@ class ReferenceCache:
 class PairedLM(LM):
     def __init__(self, base: str, tuned: str | None = None, lora: str | None = None, backend: str = "hf",
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
-                 reference_cache: str | None = None, max_batch_size: int | None = None, **engine_args):
+                 reference_cache: str | None = None, max_batch_size: int | None = None, dtype: str | None = None,
+                 **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
         sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
-        only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits)."""
+        only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits), in
+        `dtype` when given (bfloat16 runs Gemma 3 270M 4x faster than float32 on an AVX512-BF16 CPU).
+        An embedded base name (itbench.models.embedded, e.g. gemma-3-270m) is its converted folder."""
         import torch
+
+        from itbench.models import embedded
 
         super().__init__()
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
@@ -85,7 +90,9 @@ class PairedLM(LM):
         if (tuned is None) == (lora is None):
             raise ItbenchError("--model itbench needs the base and exactly one of tuned=PATH (a full model) or "
                                "lora=ADAPTER, e.g. --model_args base=zoo/base,lora=zoo/lora-short-4x")
+        base = embedded.resolve(base)
         self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
+        self.dtype = dtype
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
         self.max_gen_toks = int(max_gen_toks)
         self._device, self.backend = device, backend
@@ -114,11 +121,11 @@ class PairedLM(LM):
         """The HF model of the "base" or the "tuned" side, loaded on first use."""
         if which not in self._models:
             if which == "base":
-                model = checkpoint.load_model(self.base_name)
+                model = checkpoint.load_model(self.base_name, dtype=self.dtype)
             elif self.lora is not None:
-                model = checkpoint.load_model(self.base_name, adapter=self.lora)
+                model = checkpoint.load_model(self.base_name, adapter=self.lora, dtype=self.dtype)
             else:
-                model = checkpoint.load_model(self.tuned_name)
+                model = checkpoint.load_model(self.tuned_name, dtype=self.dtype)
             self._models[which] = model.to(self._device)
         return self._models[which]
 
@@ -151,7 +158,7 @@ class PairedLM(LM):
             "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
                        "rows": (m.get("data") or {}).get("rows"),
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
-            "backend": self.backend}}
+            "backend": self.backend, "dtype": self.dtype or "as saved"}}
 
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
         """(text cut at the first stop string, the token ids that make it) of each prompt."""
@@ -206,7 +213,7 @@ class PairedLM(LM):
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
         settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend,
-                    "encoding": encoding_key(self.tok)}
+                    "encoding": encoding_key(self.tok), **({"dtype": self.dtype} if self.dtype else {})}
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
         base = self._base_cached(base_prompts, settings, lambda todo: [
             t for t, _ in self._generate("base", todo, until, max_tokens)])
@@ -224,7 +231,8 @@ class PairedLM(LM):
             prompts = [base_prompts[i] for i in pooled]
             pools = [list(chunk[i].doc["pool"]) for i in pooled]
             by_prompt = dict(zip(prompts, pools, strict=True))
-            choice = {"mode": "choice", "base": self.base_name, "encoding": encoding_key(self.tok)}
+            choice = {"mode": "choice", "base": self.base_name, "encoding": encoding_key(self.tok),
+                      **({"dtype": self.dtype} if self.dtype else {})}
             base_choice = self._base_cached(prompts, choice, lambda todo: choose(
                 self.model("base"), self.tok, todo, [by_prompt[p] for p in todo], self.batch_size * 8),
                 pools=pools)

@@ -63,6 +63,9 @@ def method(name: str) -> Method:
     return METHODS[name]
 
 
+PRECISIONS = ("fp32", "bf16-mixed")
+
+
 @dataclass(frozen=True)
 class FinetuneRecipe:
     """Everything that decides a fine-tuned checkpoint, recorded in its manifest.
@@ -87,9 +90,14 @@ class FinetuneRecipe:
     instruction_field: str = "instruction"
     response_field: str = "response"
     id_field: str = "id"
+    # "fp32", or "bf16-mixed": bfloat16 autocast over float32 master weights (Gemma 3 270M on two
+    # CPU cores with AVX512-BF16: 1.8x (full) and 2.1x (LoRA) the float32 training speed)
+    precision: str = "fp32"
 
     def __post_init__(self):
         method(self.method)  # raises on an unknown name
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"FinetuneRecipe.precision must be one of {PRECISIONS}, not {self.precision!r}")
         if self.epochs < 1 or self.batch_size < 1 or self.max_length < 8:
             raise ValueError("FinetuneRecipe: epochs and batch_size must be at least 1, max_length at least 8")
         if self.lr is not None and self.lr <= 0:
@@ -114,6 +122,8 @@ class FinetuneRecipe:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets)
+        if self.precision == "fp32":  # the default stays out, so earlier recipes (and cached checkpoints) keep their hash
+            del d["precision"]
         d["resolved"] = {"tuning": self.spec.tuning, "lr": self.learning_rate, "neftune_alpha": self.noise_alpha,
                          "filtered": self.spec.filtered}
         if self.spec.peft:  # only where set, so the recipes (and cached checkpoints) of other methods stay as they were

@@ -23,49 +23,82 @@ def check_same_tokenizer(base_tok, tuned_tok, base_name: str, tuned_name: str) -
                            "vocabulary; pair a tuned model with the base it was tuned from")
 
 
+def _batch_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int):
+    """The logits that predict each response token, for one batch: a list of [len(response), V]
+    tensors. Rows are left-padded so every response ends at the right edge; the LM head then runs
+    only at the last max(len(response)) positions (`logits_to_keep`), not over the prompts: for a
+    262k vocabulary behind a long in-context prompt the head is most of the cost and memory."""
+    import torch
+
+    seqs = [list(p) + list(r) for p, r in zip(prompts, responses, strict=True)]
+    if any(len(p) == 0 for p in prompts):
+        raise ItbenchError("an empty prompt cannot be teacher-forced: no position predicts the first token")
+    width, keep = max(len(s) for s in seqs), max(len(r) for r in responses)
+    ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(seqs), width), dtype=torch.long)
+    for row, s in enumerate(seqs):
+        ids[row, width - len(s):] = torch.tensor(s)
+        mask[row, width - len(s):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    dev = model.device
+    logits = model(input_ids=ids.to(dev), attention_mask=mask.to(dev), position_ids=positions.to(dev),
+                   logits_to_keep=keep + 1).logits  # [B, keep + 1, V]: positions width-keep-1 .. width-1
+    return [logits[row, keep - len(r):keep] for row, r in enumerate(responses)]
+
+
+def _batches(prompts: Sequence[list[int]], responses: Sequence[list[int]], batch_size: int):
+    """Index batches of similar total length (less padding)."""
+    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
 def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
                           batch_size: int = 8) -> list[np.ndarray]:
     """For each (prompt, response) pair: the [len(response), V] logits that predict the response
-    tokens, from one forward pass per batch of right-padded sequences."""
+    tokens (float32), from one forward pass per batch of sequences."""
     import torch
 
     out: list[np.ndarray] = [None] * len(prompts)  # type: ignore[list-item]
-    order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))
     with torch.no_grad():
-        for start in range(0, len(order), batch_size):
-            idx = order[start:start + batch_size]
-            seqs = [list(prompts[i]) + list(responses[i]) for i in idx]
-            width = max(len(s) for s in seqs)
-            ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
-            mask = torch.zeros((len(seqs), width), dtype=torch.long)
-            for row, s in enumerate(seqs):
-                ids[row, :len(s)] = torch.tensor(s)
-                mask[row, :len(s)] = 1
-            logits = model(input_ids=ids.to(model.device), attention_mask=mask.to(model.device)).logits
-            for row, i in enumerate(idx):
-                p, r = len(prompts[i]), len(responses[i])
-                if p == 0:
-                    raise ItbenchError("an empty prompt cannot be teacher-forced: no position predicts the first token")
-                out[i] = logits[row, p - 1:p - 1 + r].float().cpu().numpy()
+        for idx in _batches(prompts, responses, batch_size):
+            todo = [i for i in idx if responses[i]]
+            for i in set(idx) - set(todo):
+                out[i] = np.zeros((0, 0), dtype=np.float32)
+            if todo:
+                got = _batch_logits(model, [prompts[i] for i in todo], [responses[i] for i in todo], pad_id)
+                for i, lg in zip(todo, got, strict=True):
+                    out[i] = lg.float().cpu().numpy()
     return out
 
 
 def token_shift(tuned, base, tokenizer, tuned_prompts: Sequence[str], base_prompts: Sequence[str],
                 responses: Sequence[list[int]], batch_size: int = 8) -> list[dict]:
     """Per-position shift statistics of each response (see itbench.metrics.token_shift), with the
-    response's token texts."""
+    response's token texts. Both models score one batch at a time, so memory holds one batch's
+    logits (batch x response length x V), never all of them."""
+    import torch
+
     from itbench.metrics.token_shift import position_stats
 
     tp = [encode_prompt(tokenizer, p) for p in tuned_prompts]
     bp = [encode_prompt(tokenizer, p) for p in base_prompts]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    tl = teacher_forced_logits(tuned, tp, responses, pad, batch_size)
-    bl = teacher_forced_logits(base, bp, responses, pad, batch_size)
-    results = []
-    for t, b, r in zip(tl, bl, responses, strict=True):
-        stats = position_stats(t, b, r)
-        results.append({"rank": stats["rank"].tolist(), "base_prob": stats["base_prob"].tolist(),
-                        "kl": stats["kl"].tolist(), "tokens": tokenizer.convert_ids_to_tokens(list(r))})
+    results: list[dict] = [None] * len(responses)  # type: ignore[list-item]
+    empty = {"rank": [], "base_prob": [], "kl": [], "tokens": []}
+    with torch.no_grad():
+        for idx in _batches(bp, responses, batch_size):
+            todo = [i for i in idx if responses[i]]
+            for i in set(idx) - set(todo):
+                results[i] = dict(empty)
+            if not todo:
+                continue
+            rs = [list(responses[i]) for i in todo]
+            tl = _batch_logits(tuned, [tp[i] for i in todo], rs, pad)
+            bl = _batch_logits(base, [bp[i] for i in todo], rs, pad)
+            for i, t, b, r in zip(todo, tl, bl, rs, strict=True):
+                stats = position_stats(t.float().cpu().numpy(), b.float().cpu().numpy(), r)
+                results[i] = {"rank": stats["rank"].tolist(), "base_prob": stats["base_prob"].tolist(),
+                              "kl": stats["kl"].tolist(), "tokens": tokenizer.convert_ids_to_tokens(r)}
     return results
 
 

@@ -89,8 +89,11 @@ def neftune_hook(alpha: float):
 
 def train(model, examples: Sequence[Example], *, epochs: int, lr: float, batch_size: int, seed: int,
           pad_id: int, warmup_ratio: float = 0.03, weight_decay: float = 0.0, neftune_alpha: float | None = None,
-          progress: Callable[[int, int, float], None] | None = None) -> list[float]:
-    """AdamW with linear warm-up and cosine decay; returns the loss of every step."""
+          precision: str = "fp32", progress: Callable[[int, int, float], None] | None = None) -> list[float]:
+    """AdamW with linear warm-up and cosine decay; returns the loss of every step. `precision`
+    "bf16-mixed" runs the forward pass under bfloat16 autocast (master weights stay float32)."""
+    import contextlib
+
     import torch
 
     if not examples:
@@ -115,11 +118,18 @@ def train(model, examples: Sequence[Example], *, epochs: int, lr: float, batch_s
     losses = []
     model.train()
     device = next(model.parameters()).device
+
+    def autocast():
+        if precision == "bf16-mixed":
+            return torch.autocast(device.type, dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
     try:
         step = 0
         for _ in range(epochs):
             for ids, labels, mask in _batches(examples, batch_size, rng, pad_id):
-                out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
+                with autocast():
+                    out = model(input_ids=ids.to(device), attention_mask=mask.to(device), labels=labels.to(device))
                 out.loss.backward()
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 opt.step()

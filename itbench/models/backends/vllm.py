@@ -16,7 +16,8 @@ class VLLMBackend:
         key, model = ("base", self.pair.base_name) if (lora is not None or which == "base") else \
             ("tuned", self.pair.tuned_name)
         if key not in self._engines:
-            self._engines[key] = vllm_engine.engine(model, enable_lora=lora is not None, **self.engine_args)
+            dtype = {"dtype": self.pair.dtype} if getattr(self.pair, "dtype", None) else {}
+            self._engines[key] = vllm_engine.engine(model, enable_lora=lora is not None, **{**dtype, **self.engine_args})
         adapter = vllm_engine.lora_request(lora) if (lora is not None and which == "tuned") else None
         return self._engines[key], adapter
 
