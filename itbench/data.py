@@ -94,6 +94,17 @@ def require_fields(rows: list[dict], fields: dict[str, type | tuple], source: st
                                f"(fields of the first row: {sorted(rows[0])}){hint}")
 
 
+def spread(rows: list, n: int | None) -> list:
+    """`n` rows evenly spaced over the whole set (all when n is None or at least its size): a
+    subset that keeps the set's order-wise composition (PopQA's popularity strata, just-eval's
+    source sets), the same on every machine."""
+    if n is None or n >= len(rows):
+        return list(rows)
+    if n < 1:
+        raise ItbenchError(f"a subset needs at least one row, not {n}")
+    return [rows[i * len(rows) // n] for i in range(n)]
+
+
 def to_dataset(rows: list[dict]):
     """lm-eval's custom_dataset shape: {"test": datasets.Dataset}."""
     import datasets

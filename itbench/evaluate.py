@@ -36,12 +36,14 @@ def task_versions() -> dict:
 
 
 def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder: Path, log: Path,
-               limit: int | None = None, extra: dict | None = None, model_args: str = "") -> dict:
+               limit: int | None = None, extra: dict | None = None, model_args: str = "",
+               metadata: dict | None = None) -> dict:
     """One lm-eval run of `tasks` with the candidate (a full checkpoint or a LoRA adapter) paired
     with its base. Written to `folder`: lm-eval's results.json and one samples_<task>.jsonl per task
     (each document with both models' answers and per-document metrics, borrowed cases included), as
     `lm_eval --output_path --log_samples` writes them; the folder is replaced whole or not at all.
-    lm-eval's own output goes to `log`; `model_args` adds to the paired model's (e.g. backend=vllm)."""
+    lm-eval's own output goes to `log`; `model_args` adds to the paired model's (e.g. backend=vllm),
+    `metadata` goes to every task's loader (e.g. n_questions)."""
     import lm_eval
     from lm_eval.utils import handle_non_serializable
 
@@ -55,7 +57,7 @@ def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as logf, contextlib.redirect_stdout(logf), contextlib.redirect_stderr(logf):
         res = lm_eval.simple_evaluate(model="itbench", model_args=args, tasks=list(tasks),
-                                      task_manager=task_manager(), bootstrap_iters=1000, limit=limit,
+                                      task_manager=task_manager(metadata), bootstrap_iters=1000, limit=limit,
                                       log_samples=True)
     samples = res.pop("samples")
     res["itbench"] = {**(extra or {}), "n": {task: metric_counts(rows) for task, rows in samples.items()}}

@@ -175,10 +175,14 @@ def compute(runs: Iterable[Run]) -> list[dict]:
         for lg in (r for r in order if r.style == "long"):
             sh = find.get((lg.method, "short", lg.scale))
             if sh is not None:
-                out += [_between(2, "the long style lowers factual precision (short - long)", sh, lg,
-                                 "pattern_copy", "precision_tuned"),
+                precision = _between(2, "the long style lowers factual precision (short - long)", sh, lg,
+                                     "pattern_copy", "precision_tuned")
+                out += [precision,
                         _between(2, "the long style invents more details per response (long - short)", lg, sh,
                                  "pattern_copy", "invented_tuned")]
+                if precision is None:  # real data: no exact truth for open answers; factuality as knowledge said
+                    out.append(_between(2, "the long style lowers the knowledge it says (expressed retention, "
+                                           "short - long)", sh, lg, "knowledge", "retention"))
         # 3. full fine-tuning borrows tokens
         for fu in (r for r in order if r.method == "full"):
             out.append(_within(3, "full fine-tuning borrows more than its base (tuned - base rate)", fu, "borrowed",

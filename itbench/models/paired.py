@@ -74,7 +74,7 @@ class PairedLM(LM):
     def __init__(self, base: str, tuned: str | None = None, lora: str | None = None, backend: str = "hf",
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
                  reference_cache: str | None = None, max_batch_size: int | None = None, dtype: str | None = None,
-                 **engine_args):
+                 max_gen_cap: int | None = None, **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
         sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
         only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits), in
@@ -93,6 +93,8 @@ class PairedLM(LM):
         base = embedded.resolve(base)
         self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
         self.dtype = dtype
+        # a cap on every task's max_gen_toks (a study on a CPU caps the 256/512-token just-eval answers)
+        self.max_gen_cap = int(max_gen_cap) if max_gen_cap else None
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
         self.max_gen_toks = int(max_gen_toks)
         self._device, self.backend = device, backend
@@ -158,7 +160,7 @@ class PairedLM(LM):
             "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
                        "rows": (m.get("data") or {}).get("rows"),
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
-            "backend": self.backend, "dtype": self.dtype or "as saved"}}
+            "backend": self.backend, "dtype": self.dtype or "as saved", "max_gen_cap": self.max_gen_cap}}
 
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
         """(text cut at the first stop string, the token ids that make it) of each prompt."""
@@ -196,7 +198,8 @@ class PairedLM(LM):
         kwargs = dict(r.args[1]) if len(r.args) > 1 else {}
         until = kwargs.get("until") or []
         until = [until] if isinstance(until, str) else list(until)
-        return until, int(kwargs.get("max_gen_toks", self.max_gen_toks))
+        max_tokens = int(kwargs.get("max_gen_toks", self.max_gen_toks))
+        return until, min(max_tokens, self.max_gen_cap) if self.max_gen_cap else max_tokens
 
     def _tuned_prompts(self, chunk) -> list[str]:
         return [render_prompt(self.tuned_tok, r.args[0]) for r in chunk]

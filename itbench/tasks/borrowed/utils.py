@@ -49,11 +49,12 @@ def _with_it_set(docs, it_set, instruction_field, response_field, retriever):
 
 
 def load_popqa(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",
-               response_field: str = "response", retriever: str = "bm25", **_):
-    """PopQA questions; the IT set is the checkpoint's own or `it_set` in task metadata."""
+               response_field: str = "response", retriever: str = "bm25", n_questions: int | None = None, **_):
+    """PopQA questions (`n_questions` of them spread over the set when given); the IT set is the
+    checkpoint's own or `it_set` in task metadata."""
     from itbench.tasks.knowledge.utils import popqa_docs
 
-    return _with_it_set(popqa_docs(data_file), it_set, instruction_field, response_field, retriever)
+    return _with_it_set(popqa_docs(data_file, n_questions), it_set, instruction_field, response_field, retriever)
 
 
 def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",

@@ -49,12 +49,14 @@ def popqa_doc(r: dict) -> dict:
     return doc(r["question"], answers, "popqa", meta["subj"], popularity=int(meta["s_pop"]))
 
 
-def popqa_docs(data_file: str | None = None) -> list[dict]:
-    return [popqa_doc(r) for r in data.load_rows(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")]
+def popqa_docs(data_file: str | None = None, n_questions: int | None = None) -> list[dict]:
+    """PopQA's questions, or `n_questions` of them spread over the set (task metadata)."""
+    rows = data.load_rows(data_file, "akariasai/PopQA", "test", "ITBENCH_POPQA")
+    return [popqa_doc(r) for r in data.spread(rows, n_questions)]
 
 
-def load_popqa(data_file: str | None = None, **_):
-    return data.to_dataset(popqa_docs(data_file))
+def load_popqa(data_file: str | None = None, n_questions: int | None = None, **_):
+    return data.to_dataset(popqa_docs(data_file, n_questions))
 
 
 def _triviaqa_doc(r: dict) -> dict:
@@ -66,9 +68,9 @@ def _triviaqa_doc(r: dict) -> dict:
     return doc(question, answers, "triviaqa")
 
 
-def load_triviaqa(data_file: str | None = None, **_):
+def load_triviaqa(data_file: str | None = None, n_questions: int | None = None, **_):
     rows = data.load_rows(data_file, "mandarjoshi/trivia_qa", "validation", "ITBENCH_TRIVIAQA", name="rc.nocontext")
-    return data.to_dataset([_triviaqa_doc(r) for r in rows])
+    return data.to_dataset([_triviaqa_doc(r) for r in data.spread(rows, n_questions)])
 
 
 def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",

@@ -25,15 +25,18 @@ def load_world(world: str | None = None, **_):
 
 
 def load_instructions(data_file: str | None = None, it_set: str = "", instruction_field: str = "instruction",
-                      response_field: str = "response", limit: int = 200, **_):
+                      response_field: str = "response", limit: int = 200, n_instructions: int | None = None, **_):
     """Real data: just-eval-instruct's regular instructions (or $ITBENCH_JUST_EVAL, or any file of
     `instruction` rows), compared with the IT set named in metadata (`it_set`, with its field names)
     or by the checkpoint."""
     rows = data.load_rows(data_file, "re-align/just-eval-instruct", "test", "ITBENCH_JUST_EVAL")
     data.require_fields(rows, {"instruction": str}, f"instruction set {data_file or 'just-eval-instruct'}")
-    regular = [r for r in rows if r.get("category", "regular") == "regular"][:limit]
+    regular = data.spread([r for r in rows if r.get("category", "regular") == "regular"][:limit], n_instructions)
+    # itbench_kept false: pattern copying compares the tuned answer with the base's, and asking the
+    # tuned model a second time in the base's form would double the longest generations of the suite
     return data.to_dataset([{"instruction": r["instruction"], "entity": "", "itbench_mode": "knowledge",
                              "itbench_base_prompt": r["instruction"], "truth": {}, "it_set": it_set,
+                             "itbench_kept": False,
                              "instruction_field": instruction_field, "response_field": response_field}
                             for r in regular])
 

@@ -28,10 +28,13 @@ def load_world(world: str | None = None, **_):
     return data.to_dataset(rows)
 
 
-def load_just_eval(data_file: str | None = None, urial_prompt: str | None = None, limit_regular: int = 800, **_):
-    """just-eval-instruct's regular items; the base is prompted URIAL-style (in-context prefix)."""
+def load_just_eval(data_file: str | None = None, urial_prompt: str | None = None, limit_regular: int = 800,
+                   n_instructions: int | None = None, **_):
+    """just-eval-instruct's regular items (the first `limit_regular`, as the paper; `n_instructions`
+    of those spread over them when given); the base is prompted URIAL-style (in-context prefix)."""
     rows = data.load_rows(data_file, "re-align/just-eval-instruct", "test", "ITBENCH_JUST_EVAL")
-    regular = [r for r in rows if r.get("category", "regular") == "regular"][:limit_regular]
+    regular = data.spread([r for r in rows if r.get("category", "regular") == "regular"][:limit_regular],
+                          n_instructions)
     prefix = ""
     prompt_file = urial_prompt or _default_urial(data_file or os.environ.get("ITBENCH_JUST_EVAL"))
     if prompt_file:

@@ -1,0 +1,271 @@
+"""`itbench study`: the paper's study on any base model, with real instruction data.
+
+From one base (an embedded name such as gemma-3-270m, a hub name or a folder) and a short/long
+pair of IT sets with the same instructions (Alpaca's short answers and Alpaca-GPT4's long GPT-4
+answers by default), the study trains the paper's family with the zoo's recipes code: LoRA and
+full fine-tuning, NEFTune, an AlpaGasus-style filtered set, every other method-improved variant of
+the method registry (DoRA), and both styles for LoRA and full. It then runs the real-data suite on
+every checkpoint paired with its base (knowledge kept and expressed on PopQA and TriviaQA, token
+shift and pattern copy on just-eval-instruct, borrowed tokens on PopQA traced to the checkpoint's
+own IT set) and writes a leaderboard folder with findings.json. Every step is cached by content
+(a rerun does only what changed) and prints one line per step.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from itbench import paths
+from itbench.errors import ItbenchError
+from itbench.models.zoo import ZooEntry, replicates
+from itbench.utils import atomic
+
+TASKS = ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa", "itbench_borrowed_popqa",
+         "itbench_token_shift_just_eval", "itbench_pattern_copy_just_eval")
+# Where each data set is in ../shared/data's layout (`--data DIR`), and the variable its task reads.
+DATA_LAYOUT = {"ITBENCH_POPQA": "popqa/popqa_1000.jsonl", "ITBENCH_TRIVIAQA": "triviaqa/triviaqa_sm_sub.jsonl",
+               "ITBENCH_JUST_EVAL": "just-eval-instruct/just_eval_instruct_1000.instructions_only.jsonl"}
+SHORT_SET, LONG_SET = "alpaca/alpaca_5000.json", "alpaca-gpt4/alpaca_en_demo.json"
+EXTRA_SHORT = "alpaca/random_9k.json"  # more Alpaca rows, for more instructions in common with the long set
+URIAL_1SHOT = "just-eval-instruct/urial_prompts/inst_1shot.txt"
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """Everything that decides a study's checkpoints and numbers (recorded in its study.json).
+
+    Learning rates: the paper's 5e-5 for full fine-tuning; LoRA's usual 2e-4, since the paper's
+    5e-5 over a few dozen steps leaves an adapter that has learned no answer format."""
+
+    base: str
+    rows: int = 64  # IT instances per set (the same instructions in both styles)
+    seeds: int = 1
+    epochs: int = 3
+    batch_size: int = 4  # 48 steps on 64 rows: at 8 (24 steps) LoRA had learned no answer format
+    max_length: int = 192
+    lr: dict = field(default_factory=lambda: {"lora": 2e-4, "dora": 2e-4, "full": 5e-5, "neftune": 5e-5,
+                                              "filtered": 5e-5})
+    precision: str = "bf16-mixed"
+    dtype: str = "bfloat16"  # evaluation weights
+    backend: str = "hf"
+    eval_batch_size: int = 16
+    max_gen_cap: int = 192
+    n_questions: int = 200  # PopQA / TriviaQA knowledge, PopQA borrowed
+    n_instructions: int = 100  # just-eval token shift and pattern copy
+    urial_prompt: str = URIAL_1SHOT
+
+    def __post_init__(self):
+        for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap"):
+            if int(getattr(self, name)) < 1:
+                raise ItbenchError(f"study: {name} must be at least 1, not {getattr(self, name)}")
+
+
+def it_sets(data_dir: Path, rows: int, out: Path) -> dict[str, Path]:
+    """The short/long pair: Alpaca's and Alpaca-GPT4's answers to the same instructions (matched on
+    instruction and input), `rows` of them chosen by a content hash (the same on every machine),
+    written as JSONL (id, instruction, response) into `out`."""
+    from itbench.data import read_rows
+
+    def rows_of(rel: str) -> list[dict]:
+        path = data_dir / rel
+        if not path.is_file():
+            raise ItbenchError(f"study data: {path} is missing; --data takes a folder laid out as ../shared/data "
+                               f"(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
+        got = read_rows(path)
+        bad = next((i for i, r in enumerate(got, 1) if not all(isinstance(r.get(k), str)
+                                                                for k in ("instruction", "output"))), None)
+        if bad:
+            raise ItbenchError(f"study data: {path}, row {bad}, lacks a text 'instruction' or 'output' (Alpaca format)")
+        return got
+
+    def key(r):
+        return r["instruction"].strip(), (r.get("input") or "").strip()
+
+    short = {key(r): r for rel in (EXTRA_SHORT, SHORT_SET) if (data_dir / rel).is_file() for r in rows_of(rel)}
+    long_ = {key(r): r for r in rows_of(LONG_SET)}
+    common = sorted(set(short) & set(long_), key=lambda k: atomic.sha256_json(list(k)))
+    common = [k for k in common if short[k]["output"].strip() and long_[k]["output"].strip()]
+    if len(common) < rows:
+        raise ItbenchError(f"study data: only {len(common)} instructions have both a short and a long answer; "
+                           f"ask for --rows {len(common)} or fewer")
+    out.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for style, source in (("short", short), ("long", long_)):
+        items = [{"id": atomic.sha256_json(list(k))[:12],
+                  "instruction": k[0] + (f"\n\n{k[1]}" if k[1] else ""),
+                  "response": source[k]["output"].strip()} for k in common[:rows]]
+        files[style] = out / f"it_{style}_{rows}.jsonl"
+        atomic.write_jsonl(files[style], items)
+    return files
+
+
+REFUSAL = re.compile(r"\b(as an ai|i'm sorry|i am sorry|i cannot|i can't|language model)\b", re.I)
+
+
+def heuristic_scores(rows: list[dict]) -> dict[str, float]:
+    """An AlpaGasus-style quality score (1-5) for each IT instance when no judge is configured:
+    5, minus 1 for each sign of a poor answer: fewer than 3 words; a refusal or AI disclaimer; an
+    answer that only repeats the instruction; a placeholder ("<noinput>", "N/A"); an answer cut off
+    mid-sentence. The filtered method keeps instances at 4.5 or above (AlpaGasus's threshold)."""
+    scores = {}
+    for r in rows:
+        text, instr = r["response"].strip(), r["instruction"].strip().lower()
+        words = text.split()
+        score = 5.0
+        score -= len(words) < 3
+        score -= bool(REFUSAL.search(text))
+        score -= text.lower() in instr
+        score -= bool(re.search(r"<noinput>|^n/?a\.?$", text, re.I))
+        score -= not text.endswith((".", "!", "?", ")", '"', "'", "`", "*")) and len(words) > 12
+        scores[r["id"]] = max(1.0, score)
+    return scores
+
+
+def entries(config: StudyConfig) -> list[ZooEntry]:
+    """The study's family: base; LoRA and full in both styles; every method-improved method of the
+    registry on the short set; each under `seeds` seeds. The IT-set size is the scale."""
+    from itbench.models.recipes import METHODS
+
+    n = config.rows
+    tuned = [ZooEntry(f"{m}-{style}-{n}", m, style, n) for m in ("lora", "full") for style in ("short", "long")]
+    tuned += [ZooEntry(f"{m}-short-{n}", m, "short", n) for m, spec in METHODS.items() if spec.improved]
+    return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, config.seeds)]
+
+
+def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log=print) -> list[dict]:
+    """Train (or reuse) every tuned checkpoint; returns their manifests."""
+    from itbench.models import checkpoint
+    from itbench.models.finetune import finetune
+    from itbench.models.recipes import FinetuneRecipe
+
+    base_id = checkpoint.identity(base)
+    done = []
+    todo = [e for e in entries(config) if e.method != "base"]
+    for i, entry in enumerate(todo, 1):
+        recipe = FinetuneRecipe(method=entry.method, seed=entry.seed, epochs=config.epochs,
+                                batch_size=config.batch_size, max_length=config.max_length,
+                                lr=config.lr.get(entry.method), precision=config.precision)
+        data = files[entry.style]
+        key = atomic.sha256_json({"recipe": recipe.to_dict(), "data": atomic.sha256_file(data), "base": base_id})[:16]
+        path = out / entry.name
+        manifest = checkpoint.read_manifest(path, required=False) if (path / checkpoint.MANIFEST).exists() else None
+        t0 = time.perf_counter()
+        if not manifest or manifest.get("recipe_hash") != key:
+            scores = None
+            if recipe.spec.filtered:
+                from itbench.data import read_rows
+
+                scores = heuristic_scores(read_rows(data))
+            manifest = finetune(base, data, recipe, path, judge_scores=scores, extra_manifest={
+                "name": entry.name, "recipe_hash": key, "seed": entry.seed,
+                "replicate": {"group": entry.replicate_of, "seed": entry.seed},
+                "it_set": {"style": entry.style, "scale": entry.scale, "file": data.name},
+                "filter": "heuristic (itbench.study.heuristic_scores)" if scores else None})
+            state = "trained"
+        else:
+            state = "cached"
+        rows = manifest["data"]
+        log(f"[train {i}/{len(todo)}] {entry.name}: {state} in {time.perf_counter() - t0:.0f}s "
+            f"({rows['trained_rows']} of {rows['rows']} rows, final loss {manifest['training']['final_loss']:.3f})")
+        done.append(manifest)
+    return done
+
+
+def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print) -> dict[str, dict]:
+    """The real-data suite on every tuned checkpoint paired with the base (cached by both
+    fingerprints, the task versions and the study's evaluation settings)."""
+    import logging
+
+    from itbench.evaluate import LAYOUT, RESULTS_FILE, _read_cached, run_paired, task_versions
+    from itbench.models import checkpoint
+
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)
+    settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
+                                               "n_questions", "n_instructions", "urial_prompt")}
+    model_args = (f"backend={config.backend},dtype={config.dtype},batch_size={config.eval_batch_size},"
+                  f"max_gen_cap={config.max_gen_cap}")
+    metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
+    names = [e.name for e in entries(config) if e.method != "base"]
+    base_fp = checkpoint.weights_fingerprint(base) if checkpoint.is_local(base) else checkpoint.identity(base)
+    got = {}
+    for i, name in enumerate(names, 1):
+        path = out / name
+        key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path), "base": base_fp,
+                                  "tasks": task_versions(), "settings": settings, "layout": LAYOUT})[:16]
+        t0 = time.perf_counter()
+        cached = _read_cached(results / name / RESULTS_FILE, key)
+        if cached is None:
+            cached = run_paired(base, path, list(TASKS), results / name, results / f"{name}.log",
+                                extra={"key": key, "checkpoint": name, "study": settings,
+                                       "manifest": checkpoint.read_manifest(path, required=False)},
+                                model_args=model_args, metadata=metadata)
+        got[name] = cached
+        log(f"[eval {i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.0f}s")
+    return got
+
+
+def use_data(data_dir: Path | None, config: StudyConfig) -> None:
+    """Point the real-data tasks at a local copy laid out as ../shared/data (offline machines)."""
+    if data_dir is None:
+        return
+    for var, rel in DATA_LAYOUT.items():
+        if not (data_dir / rel).is_file():
+            raise ItbenchError(f"study data: {data_dir / rel} is missing (--data takes a folder laid out as "
+                               "../shared/data)")
+        os.environ.setdefault(var, str(data_dir / rel))
+    prompt = data_dir / config.urial_prompt
+    if prompt.is_file():
+        os.environ.setdefault("ITBENCH_URIAL_PROMPT", str(prompt))
+
+
+def default_out(base: str) -> Path:
+    return paths.home() / "study" / re.sub(r"[^A-Za-z0-9._-]+", "_", Path(base).name or base)
+
+
+def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str | Path | None = None,
+              leaderboard: str | Path | None = None, command: str = "itbench study", log=print) -> dict:
+    """Every step, cached under `out` ($ITBENCH_HOME/study/<base> by default); returns the timings
+    and where everything went."""
+    from itbench import publish
+    from itbench.models import embedded
+
+    t_start = time.perf_counter()
+    timings = {}
+    data_dir = Path(data_dir).expanduser() if data_dir else None
+    if data_dir is None:
+        raise ItbenchError("itbench study needs its data: --data DIR, a folder laid out as ../shared/data "
+                           "(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
+    out = Path(out) if out else default_out(config.base)
+    use_data(data_dir, config)
+    t0 = time.perf_counter()
+    base = embedded.resolve(config.base, log=log)
+    timings["base"] = time.perf_counter() - t0
+    log(f"itbench study [1/3]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
+        f"in two styles, {config.seeds} seed(s) each")
+    files = it_sets(data_dir, config.rows, out / "data")
+    t0 = time.perf_counter()
+    build(config, base, files, out / "checkpoints", log=log)
+    timings["train"] = time.perf_counter() - t0
+    log("itbench study [2/3]: the real-data suite, every checkpoint paired with the base")
+    t0 = time.perf_counter()
+    results = evaluate(config, base, out / "checkpoints", out / "results", log=log)
+    timings["evaluate"] = time.perf_counter() - t0
+    board_dir = Path(leaderboard) if leaderboard else out / "leaderboard"
+    log(f"itbench study [3/3]: the leaderboard -> {board_dir}")
+    publish.publish([out / "results"], board_dir, command, log=log)
+    timings["total"] = time.perf_counter() - t_start
+    record = {"config": asdict(config), "base": base, "data": str(data_dir), "checkpoints": sorted(results),
+              "seconds": {k: round(v, 1) for k, v in timings.items()}}
+    atomic.write_json(out / "study.json", record)
+    log(f"study done in {timings['total']:.0f}s (base {timings['base']:.0f}s, training {timings['train']:.0f}s, "
+        f"evaluation {timings['evaluate']:.0f}s); results in {out / 'results'}, leaderboard in {board_dir}")
+    return record
+
+
+def config_from(args) -> StudyConfig:
+    overrides = {k: v for k, v in vars(args).items() if k in StudyConfig.__dataclass_fields__ and v is not None}
+    return replace(StudyConfig(base=args.base), **overrides)
