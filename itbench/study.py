@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from itbench import paths
 from itbench.errors import ItbenchError
-from itbench.models.zoo import ZooEntry, replicates
+from itbench.models.zoo import ZooEntry, _Bar, replicates
 from itbench.utils import atomic
 
 TASKS = ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa", "itbench_borrowed_popqa",
@@ -57,6 +58,7 @@ class StudyConfig:
     n_questions: int = 200  # PopQA / TriviaQA knowledge, PopQA borrowed
     n_instructions: int = 100  # just-eval token shift and pattern copy
     urial_prompt: str = URIAL_1SHOT
+    only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
 
     def __post_init__(self):
         for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap"):
@@ -133,6 +135,11 @@ def entries(config: StudyConfig) -> list[ZooEntry]:
     n = config.rows
     tuned = [ZooEntry(f"{m}-{style}-{n}", m, style, n) for m in ("lora", "full") for style in ("short", "long")]
     tuned += [ZooEntry(f"{m}-short-{n}", m, "short", n) for m, spec in METHODS.items() if spec.improved]
+    if config.only:
+        unknown = sorted(set(config.only) - {e.name for e in tuned})
+        if unknown:
+            raise ItbenchError(f"study: unknown recipe(s) {unknown}; choose from {[e.name for e in tuned]}")
+        tuned = [e for e in tuned if e.name in config.only]
     return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, config.seeds)]
 
 
@@ -160,7 +167,8 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
                 from itbench.data import read_rows
 
                 scores = heuristic_scores(read_rows(data))
-            manifest = finetune(base, data, recipe, path, judge_scores=scores, extra_manifest={
+            manifest = finetune(base, data, recipe, path, judge_scores=scores,
+                                progress=_Bar(entry.name, sys.stderr.isatty()), extra_manifest={
                 "name": entry.name, "recipe_hash": key, "seed": entry.seed,
                 "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                 "it_set": {"style": entry.style, "scale": entry.scale, "file": data.name},

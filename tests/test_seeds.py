@@ -164,3 +164,17 @@ def test_two_findings_files_compare_by_verdict(tmp_path, capsys):
     (tmp_path / "b.json").write_text(json.dumps(b))
     assert cli.main(["findings", str(tmp_path / "a.json"), "--compare", str(tmp_path / "b.json")]) == 0
     assert "1 verdicts the same, 2 differ (1 reversed), 1 missing" in capsys.readouterr().out
+
+
+def test_real_data_finding_2_is_knowledge_said_where_open_answers_have_no_truth(tmp_path):
+    """On real data (no factual precision of open answers), finding 2 compares the styles'
+    expressed retention on the QA tasks; on the world it stays factual precision."""
+    KP = "itbench_knowledge_popqa"
+    paths = [write_run(tmp_path / f"{style}-{s}", tuned=f"lora-{style}-{s}", tuned_id=f"{style[0]}{s}" * 8,
+                       style=style, scale=64, replicate={"group": f"lora-{style}", "seed": s},
+                       metrics={KP: {"retention": (ret, 0.02)}})
+             for style, rets in (("short", [0.8, 0.82, 0.81]), ("long", [0.5, 0.52, 0.49]))
+             for s, ret in enumerate(rets)]
+    got = [f for f in findings.compute([read_run(p) for p in paths]) if f["number"] == 2]
+    assert [f["metric"] for f in got] == [f"{KP}.retention"]
+    assert got[0]["verdict"] == "yes" and got[0]["estimate"] > 0.25

@@ -27,7 +27,10 @@ def run_gate(policy: str, base: str, results: list[str] | None = None, candidate
     if bool(results) == bool(candidate):
         raise ItbenchError("give either --results (existing lm-eval results of the candidate) or --candidate "
                            "(a checkpoint or LoRA adapter to evaluate now), not both or neither")
+    from itbench.models import embedded
+
     rules = load_policy(policy_path(policy))
+    base = embedded.resolve(base, log=log)  # an embedded name (gemma-3-270m) is its converted folder
     base_id = checkpoint.identity(base)
     failed: dict[str, str] = {}
     if results:

@@ -59,9 +59,8 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
              judge_scores: dict[str, float] | None = None, extra_manifest: dict | None = None,
              progress: Callable[[int, int, float], None] | None = None) -> dict:
     """Train one checkpoint into `out_dir` (written atomically) and return its manifest."""
-    from itbench.utils import atomic
-
     from itbench.models import embedded
+    from itbench.utils import atomic
 
     base = embedded.resolve(base)
     rows = load_it_rows(data, recipe)

@@ -122,7 +122,7 @@ class FinetuneRecipe:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["lora_targets"] = list(self.lora_targets)
-        if self.precision == "fp32":  # the default stays out, so earlier recipes (and cached checkpoints) keep their hash
+        if self.precision == "fp32":  # the default stays out: earlier recipes (and cached checkpoints) keep their hash
             del d["precision"]
         d["resolved"] = {"tuning": self.spec.tuning, "lr": self.learning_rate, "neftune_alpha": self.noise_alpha,
                          "filtered": self.spec.filtered}

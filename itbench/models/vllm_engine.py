@@ -63,12 +63,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--adapter", action="append", default=[], help="a LoRA adapter of the model (repeatable)")
     p.add_argument("--prompts", required=True, help="JSON file: a list of prompt strings")
     p.add_argument("--max-tokens", type=int, default=40)
+    p.add_argument("--max-model-len", type=int, default=None,
+                   help="the engine's context length (a 32k-context model's KV cache may not fit the CPU share)")
     p.add_argument("--out", required=True, help="JSON file: {'base': [...], adapter path: [...]}")
     args = p.parse_args(argv)
     prompts = json.loads(Path(args.prompts).read_text())
     for a in args.adapter:
         checkpoint.check_adapter_base(checkpoint.check_folder(a), args.model)
-    llm = engine(args.model, enable_lora=bool(args.adapter))
+    from itbench.models import embedded
+
+    args.model = embedded.resolve(args.model)
+    extra = {"max_model_len": args.max_model_len} if args.max_model_len else {}
+    llm = engine(args.model, enable_lora=bool(args.adapter), **extra)
     result = {"base": generate(llm, prompts, max_tokens=args.max_tokens)}
     for a in args.adapter:
         result[a] = generate(llm, prompts, adapter=a, max_tokens=args.max_tokens)

@@ -17,7 +17,8 @@ class VLLMBackend:
             ("tuned", self.pair.tuned_name)
         if key not in self._engines:
             dtype = {"dtype": self.pair.dtype} if getattr(self.pair, "dtype", None) else {}
-            self._engines[key] = vllm_engine.engine(model, enable_lora=lora is not None, **{**dtype, **self.engine_args})
+            args = {**dtype, **self.engine_args}
+            self._engines[key] = vllm_engine.engine(model, enable_lora=lora is not None, **args)
         adapter = vllm_engine.lora_request(lora) if (lora is not None and which == "tuned") else None
         return self._engines[key], adapter
 
