@@ -1,6 +1,9 @@
 """Publishing a leaderboard folder: CSV, JSON, Markdown (itbench.render) and the HTML page
-(itbench.page), written into a temporary folder and swapped in whole, so a failure leaves the
-previous leaderboard as it was."""
+(itbench.page), all rendered into a temporary folder first, so a failure leaves the previous
+leaderboard as it was; then each file is moved into place. Anything else in the folder stays (the
+world's leaderboard/ holds the Gemma study's leaderboard/gemma-3-270m/). An output that is, holds
+or lies inside one of the inputs, an existing file, or a non-empty folder that is not a previous
+leaderboard is refused before anything is written."""
 
 from __future__ import annotations
 
@@ -11,6 +14,26 @@ from itbench.page import to_html
 from itbench.render import to_csv, to_json, to_markdown
 
 FILES = ("leaderboard.csv", "leaderboard.json", "leaderboard.md", "index.html", "findings.json", "README.md")
+MARKER = ".itbench-leaderboard"  # marks a folder as a leaderboard itbench wrote
+
+
+def check_output(out: str | Path, inputs: list[str | Path]) -> Path:
+    """The output folder, if writing the leaderboard there destroys nothing; else an error that
+    says why and what to pass instead."""
+    from itbench.errors import ItbenchError
+
+    out = Path(out).expanduser().resolve()
+    for src in inputs:
+        src = Path(src).expanduser().resolve()
+        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
+            raise ItbenchError(f"--out {out} is, holds or lies inside the input {src}: writing the leaderboard there "
+                               "would mix it with (or replace) the results; choose a folder of its own")
+    if out.exists() and not out.is_dir():
+        raise ItbenchError(f"--out {out} is an existing file: a leaderboard is a folder; choose another path")
+    if out.is_dir() and any(out.iterdir()) and not ((out / MARKER).exists() or (out / FILES[0]).exists()):
+        raise ItbenchError(f"--out {out} is a folder that holds other things and no leaderboard: choose an empty "
+                           "or new folder (itbench replaces only a leaderboard's own files)")
+    return out
 
 
 def meta_of(board: Board, command: str) -> dict:
@@ -23,11 +46,11 @@ def meta_of(board: Board, command: str) -> dict:
 
 
 def write(board: Board, out: str | Path, command: str, findings: list[dict] | None = None) -> Path:
-    """All files into `out`, replacing it whole (a failure leaves the previous leaderboard intact)."""
+    """All files into `out`, rendered first (a failure leaves the previous leaderboard intact), then
+    each moved into place; other entries of `out` stay."""
     import json
 
     from itbench.findings import FILE, render_markdown
-    from itbench.utils import atomic
 
     meta = meta_of(board, command)
     findings = findings or []
@@ -38,10 +61,22 @@ def write(board: Board, out: str | Path, command: str, findings: list[dict] | No
     files = {"leaderboard.csv": to_csv(board), "leaderboard.json": to_json(board, meta), "leaderboard.md": md,
              "index.html": to_html(board, meta, findings), FILE: json.dumps(findings, indent=1) + "\n",
              "README.md": README.format(command=command)}
-    with atomic.build_dir(out) as tmp:
+    import os
+    import shutil
+    import tempfile
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out, prefix=".staging.", suffix=".tmp"))
+    try:  # every file rendered before any is replaced
+        files[MARKER] = "written by itbench; its leaderboard files here are replaced on rerun\n"
         for name, text in files.items():
             (tmp / name).write_text(text, encoding="utf-8")
-    return Path(out)
+        for name in files:
+            os.replace(tmp / name, out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
 
 
 def publish(results: list[str | Path], out: str | Path, command: str, log=print) -> Board:
@@ -49,6 +84,7 @@ def publish(results: list[str | Path], out: str | Path, command: str, log=print)
     from itbench import findings, leaderboard
     from itbench.results import find_results, read_run
 
+    out = check_output(out, list(results))
     runs = [read_run(p) for p in find_results(results)]
     board = leaderboard.build(runs)
     found = findings.compute(runs)

@@ -75,7 +75,7 @@ def test_rows_grouped_by_base_with_paired_changes(tmp_path):
 def test_csv_and_json_carry_every_metric_with_stderr_and_n(tmp_path):
     out = tmp_path / "board"
     assert cli.main(["leaderboard", str(_zoo_like(tmp_path)), "--out", str(out)]) == 0
-    assert sorted(p.name for p in out.iterdir()) == sorted(publish.FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*publish.FILES, publish.MARKER])
     rows = list(csv.DictReader(io.StringIO((out / "leaderboard.csv").read_text())))
     data = json.loads((out / "leaderboard.json").read_text())
     assert len(rows) == len(data["rows"]) == 8
@@ -241,3 +241,28 @@ def test_two_bases_with_one_name_stay_apart(tmp_path):
     groups = leaderboard.groups(board)
     assert [[r.checkpoint for r in g] for g in groups] == [["base", "lora-a"], ["base", "lora-b"]]
     assert render.to_markdown(board, {}).count("## base: base") == 2
+
+
+def test_leaderboard_output_never_destroys_its_inputs(tmp_path, capsys):
+    """--out at the results (or inside or around them), at an existing file, or at a folder of other
+    things is refused with exit 2 and nothing written; a rerun replaces only the leaderboard's files."""
+    results = _zoo_like(tmp_path)
+    before = sorted(p.relative_to(results) for p in results.rglob("*"))
+    stray = tmp_path / "notes.txt"
+    stray.write_text("mine")
+    other = tmp_path / "photos"
+    other.mkdir()
+    (other / "a.jpg").write_text("x")
+    for out, why in ((results, "is, holds or lies inside"), (results / "sub", "is, holds or lies inside"),
+                     (tmp_path, "is, holds or lies inside"), (stray, "existing file"), (other, "holds other things")):
+        assert cli.main(["leaderboard", str(results), "--out", str(out)]) == 2
+        assert why in capsys.readouterr().err
+    assert sorted(p.relative_to(results) for p in results.rglob("*")) == before
+    assert stray.read_text() == "mine" and [p.name for p in other.iterdir()] == ["a.jpg"]
+    board = tmp_path / "board"
+    assert cli.main(["leaderboard", str(results), "--out", str(board)]) == 0
+    (board / "gemma-3-270m").mkdir()  # a study's leaderboard beside the world's
+    (board / "gemma-3-270m" / "index.html").write_text("kept")
+    assert cli.main(["leaderboard", str(results), "--out", str(board)]) == 0
+    assert (board / "gemma-3-270m" / "index.html").read_text() == "kept"
+    assert not [p for p in board.iterdir() if p.name.startswith(".staging")]
