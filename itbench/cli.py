@@ -172,7 +172,7 @@ def cmd_gate(args) -> int:
 
     report = run_gate(args.policy, args.base, args.results, args.candidate, args.junit, args.summary,
                       run_dir=Path(args.run_dir) if args.run_dir else None, limit=args.limit,
-                      model_args=args.model_args, log=say)
+                      model_args=args.model_args, smoke=args.smoke, log=say)
     return 0 if report.passed else 1
 
 
@@ -276,7 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--results", nargs="+", help="existing results of the candidate (files or folders)")
     g.add_argument("--candidate", help="a checkpoint folder or LoRA adapter to evaluate now, on the policy's tasks")
     g.add_argument("--run-dir", help="where a run the gate starts writes its results (default $ITBENCH_HOME/gate/NAME)")
-    g.add_argument("--limit", type=int, default=None, help="documents per task in a run the gate starts (smoke runs)")
+    g.add_argument("--limit", type=int, default=None, help="documents per task in a run the gate starts (smoke runs: "
+                                                           "needs --smoke)")
+    g.add_argument("--smoke", action="store_true", help="judge results of a --limit run: a smoke verdict, never a "
+                                                        "pass (exit 1 at best)")
     g.add_argument("--model-args", default="", help="more --model itbench arguments for a run the gate starts, "
                                                     "e.g. backend=vllm,batch_size=16")
     g.add_argument("--junit", help="write JUnit XML here")

@@ -30,6 +30,7 @@ class Run:
     lm_eval_version: str
     date: float
     samples: dict[str, list[dict]] = field(default_factory=dict)  # task -> per-document rows
+    limit: float | None = None  # lm-eval's --limit: a smoke run, not evidence
 
     @property
     def base_id(self) -> str:
@@ -109,8 +110,12 @@ def read_run(path: str | Path, with_samples: bool = True) -> Run:
             raise ItbenchError(f"{path}: results.{task} is not an object of metrics")
         evidence.check_metrics(task, metrics, path)
     n = {t: int(((data.get("n-samples") or {}).get(t) or {}).get("effective", 0)) for t in tasks}
+    limit = (data.get("config") or {}).get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
+        raise ItbenchError(f"{path}: config.limit is {limit!r}, not a number or null")
     run = Run(path=path, info=info, results=tasks, versions={t: (data.get("versions") or {}).get(t) for t in tasks},
-              n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(data.get("date") or 0))
+              n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(data.get("date") or 0),
+              limit=limit)
     if with_samples:
         for task in tasks:
             sp = samples_path(path, task)

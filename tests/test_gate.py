@@ -209,3 +209,32 @@ def test_a_policy_with_an_infinite_or_boolean_threshold_or_duplicate_yaml_keys_i
         err = capsys.readouterr().err
         assert code == 2 and str(policy) in err, (name, err)
         assert ("duplicate keys" in err) if name == "dup.yaml" else ("at_least" in err), (name, err)
+
+
+def test_too_few_documents_fail_the_check_they_touch(tmp_path):
+    """A metric resting on fewer documents than the policy's min_n (default 100) cannot pass."""
+    rows = [{"retention": 1.0} for _ in range(40)]
+    m = good_metrics()
+    m[K]["retention"] = (1.0, 0.0)
+    code, md, root = _gate(tmp_path, results=[_run(tmp_path, metrics=m, samples={K: rows})])
+    assert code == 1 and "rests on 40 documents, fewer than the policy's minimum 100" in md
+    policy = tmp_path / "p.toml"
+    policy.write_text("min_n = 30\n[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\n"
+                      "at_least = 0.5\n")
+    code, md, _ = _gate(tmp_path / "low", results=[_run(tmp_path, metrics=m, samples={K: rows})], policy=str(policy))
+    assert code == 0 and "1 of 1 checks passed" in md
+    policy.write_text("min_n = 0\n[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nat_least = 0.5\n")
+    assert _gate(tmp_path / "zero", results=[_run(tmp_path, metrics=m)], policy=str(policy))[0] == 2
+
+
+def test_results_of_a_limited_run_are_no_evidence(tmp_path, capsys):
+    path = _run(tmp_path)
+    import json
+
+    data = json.loads(path.read_text())
+    data["config"]["limit"] = 5
+    path.write_text(json.dumps(data))
+    code, md, _ = _gate(tmp_path, results=[path])
+    assert code == 1 and "0 of 6 checks passed" in md and "--limit 5 run" in md
+    code, md, _ = _gate(tmp_path / "s", "--smoke", results=[path])
+    assert code == 1 and "SMOKE" in md and "never a pass" in md

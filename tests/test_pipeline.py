@@ -62,14 +62,17 @@ def test_gate_runs_the_policy_tasks_itself(tiny_zoo, tiny_world, tmp_path, monke
     policy = tmp_path / "p.toml"
     policy.write_text("[[checks]]\ntask = 'itbench_borrowed_world'\nmetric = 'borrowed_rate'\nof = 'change'\n"
                       "at_most = 1.0\n")
+    policy.write_text(policy.read_text() + "min_n = 1\n")
     run = tmp_path / "run"
-    code = cli.main(["gate", "--policy", str(policy), "--base", str(zoo / "base"), "--candidate",
-                     str(zoo / "full-short-4x"), "--run-dir", str(run), "--limit", "6", "--summary",
-                     str(tmp_path / "g.md"), "--model-args", "batch_size=3"])
-    # only the policy's task ran, and a change can never exceed 1: the gate passes
-    assert code == 0, (tmp_path / "g.md").read_text()
+    args = ["gate", "--policy", str(policy), "--base", str(zoo / "base"), "--candidate", str(zoo / "full-short-4x"),
+            "--run-dir", str(run), "--limit", "6", "--summary", str(tmp_path / "g.md"), "--model-args", "batch_size=3"]
+    assert cli.main(args) == 2 and not run.exists()  # a --limit run is no evidence: refused unless --smoke
+    code = cli.main([*args, "--smoke"])
+    # only the policy's task ran, and a change can never exceed 1: within the threshold, yet a smoke
+    # verdict never passes
+    summary = (tmp_path / "g.md").read_text()
+    assert code == 1 and "SMOKE" in summary and "never a pass" in summary, summary
     assert sorted(p.name for p in run.iterdir()) == ["results.json", "samples_itbench_borrowed_world.jsonl"]
-    assert "1 of 1 checks passed" in (tmp_path / "g.md").read_text()
     assert "batch_size=3" in json.dumps(json.loads((run / "results.json").read_text())["config"])
 
 

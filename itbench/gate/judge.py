@@ -16,7 +16,7 @@ from itbench.gate.policy import Check, Policy
 from itbench.leaderboard import change, paired_names, stat_of
 from itbench.results import Run, metric_names
 
-PASS, FAIL = "pass", "fail"
+PASS, FAIL, SMOKE = "pass", "fail", "smoke"  # smoke: within the threshold on a --limit run; never a pass
 
 
 @dataclass
@@ -68,9 +68,10 @@ def _preconditions(run: Run, task: str, base_id: str, installed: dict, suite_ver
 
 
 def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dict, suite_version: str,
-          failed_tasks: dict[str, str] | None = None, candidate: str = "?") -> Report:
+          failed_tasks: dict[str, str] | None = None, candidate: str = "?", smoke: bool = False) -> Report:
     """Every check of the policy against the candidate's runs (newest run per task wins); `candidate`
-    names it when no run could be read (every task failed)."""
+    names it when no run could be read (every task failed). Results of a --limit run fail, unless
+    `smoke` asks for a smoke verdict, which is never a pass."""
     if not runs and not failed_tasks:
         raise ItbenchError("no results to judge")
     tuned = {r.tuned_id for r in runs}
@@ -98,6 +99,10 @@ def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dic
         if problem:
             v.reason = problem
             continue
+        if run.limit is not None and not smoke:
+            v.reason = (f"the results of {c.task} come from a --limit {run.limit:g} run (a smoke run, not evidence): "
+                        "rerun without --limit, or ask for a smoke verdict (--smoke), which never passes")
+            continue
         names = metric_names(run, c.task)
         if c.of == "change":
             if c.metric not in paired_names(names):
@@ -113,6 +118,8 @@ def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dic
                 continue
             s = stat_of(run, c.task, name)
             v.value, (v.low, v.high) = s.value, s.ci(policy.z)
+        n = ch.n if c.of == "change" else s.n
+        min_n = c.min_n or policy.min_n
         if math.isnan(v.value):
             v.reason = f"{c.metric} of {c.task} is not a number (NaN): nothing to judge"
         elif math.isnan(v.low) or math.isnan(v.high):
@@ -121,6 +128,11 @@ def judge(runs: list[Run], policy: Policy, base_id: str, installed_versions: dic
             v.reason = f"lower bound {v.low:.3f} < {c.at_least:g}"
         elif c.at_most is not None and v.high > c.at_most:
             v.reason = f"upper bound {v.high:.3f} > {c.at_most:g}"
+        elif n < min_n:
+            v.reason = (f"{c.metric} of {c.task} rests on {n} documents, fewer than the policy's minimum {min_n}: too "
+                        "few to judge; evaluate more documents (or set min_n in the policy)")
+        elif run.limit is not None:
+            v.status, v.reason = SMOKE, f"within the threshold on a --limit {run.limit:g} smoke run (never a pass)"
         else:
             v.status, v.reason = PASS, "within the threshold"
     return report

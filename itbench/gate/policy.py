@@ -3,6 +3,7 @@ mistake is an error naming the file, the check and the field, never a check that
 
     name = "release"            # optional
     confidence = 0.95           # optional: intervals at this two-sided level
+    min_n = 100                 # optional: fewer documents under a metric fail its check
     [[checks]]
     task = "itbench_knowledge_world"
     metric = "retention"
@@ -38,6 +39,7 @@ class Check(BaseModel):
     at_least: Bound | None = None
     at_most: Bound | None = None
     name: str = ""
+    min_n: Annotated[int, Field(strict=True, ge=1)] | None = None  # this check's own minimum (else the policy's)
 
     @field_validator("task")
     @classmethod
@@ -68,6 +70,8 @@ class Policy(BaseModel):
     checks: list[Check] = Field(default_factory=list, validate_default=True)
     name: str = "policy"
     confidence: Annotated[float, Field(strict=True, allow_inf_nan=False)] = 0.95
+    # the fewest documents a metric may rest on: below it the gate cannot tell, and fails the check
+    min_n: Annotated[int, Field(strict=True, ge=1)] = 100
 
     @field_validator("checks")
     @classmethod

@@ -14,7 +14,8 @@ from itbench.gate.report import junit, markdown
 
 def run_gate(policy: str, base: str, results: list[str] | None = None, candidate: str | None = None,
              junit_path: str | Path | None = None, summary_path: str | Path | None = None, quiet: bool = False,
-             run_dir: Path | None = None, limit: int | None = None, model_args: str = "", log=print) -> Report:
+             run_dir: Path | None = None, limit: int | None = None, model_args: str = "", smoke: bool = False,
+             log=print) -> Report:
     """Judge the candidate against `base` under `policy` (a file or a shipped policy's name), from
     existing `results` or, with `candidate`, from a run of the policy's tasks that this starts. A
     task that crashes in that run fails the checks on it (fail closed), with the reason."""
@@ -29,6 +30,9 @@ def run_gate(policy: str, base: str, results: list[str] | None = None, candidate
                            "(a checkpoint or LoRA adapter to evaluate now), not both or neither")
     from itbench.models import embedded
 
+    if limit is not None and not smoke:
+        raise ItbenchError("--limit makes a smoke run, which is no evidence for a release: drop --limit, or add "
+                           "--smoke for a smoke verdict (it never passes)")
     rules = load_policy(policy_path(policy))
     base = embedded.resolve(base, log=log)  # an embedded name (gemma-3-270m) is its converted folder
     base_id = checkpoint.identity(base)
@@ -51,7 +55,7 @@ def run_gate(policy: str, base: str, results: list[str] | None = None, candidate
             failed = {t: f"{type(err).__name__}: {err}" for t in rules.tasks}
             runs = []
     report = judge(runs, rules, base_id, evaluate.task_versions(), itbench.__version__, failed_tasks=failed,
-                   candidate=Path(candidate).name if candidate else "?")
+                   candidate=Path(candidate).name if candidate else "?", smoke=smoke)
     if junit_path:
         atomic.write_text(junit_path, junit(report))
     if summary_path:
