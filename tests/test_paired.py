@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import numpy as np
@@ -110,3 +111,29 @@ def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tin
     assert set(lm._models) == {"tuned", "base"} and len(shift["shift"]["rank"]) > 0
     with pytest.raises(ItbenchError, match="backend must be one of"):
         PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="nope", reference_cache="none")
+
+
+def _write_cache(args):
+    import time
+    from pathlib import Path
+
+    from itbench.models.paired import ReferenceCache
+
+    folder, worker, start = args
+    time.sleep(max(0.0, start - time.time()))  # both jobs write at once
+    for i in range(100):
+        cache = ReferenceCache(Path(folder), "base")
+        cache.put_many({f"{worker}-{i}": f"answer {worker} {i}"})
+    return worker
+
+
+def test_reference_cache_keeps_every_answer_of_concurrent_writers(tmp_path):
+    """Two jobs sharing one base's cache: neither loses the other's answers, the file stays valid."""
+    import multiprocessing
+    import time
+
+    start = time.time() + 3
+    with multiprocessing.get_context("spawn").Pool(2) as pool:
+        assert sorted(pool.map(_write_cache, [(str(tmp_path), w, start) for w in "ab"])) == ["a", "b"]
+    data = json.loads((tmp_path / "base.json").read_text())
+    assert set(data) == {f"{w}-{i}" for w in "ab" for i in range(100)}

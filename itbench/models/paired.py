@@ -64,9 +64,43 @@ class ReferenceCache:
         return self.data.get(key)
 
     def put_many(self, items: dict[str, str]) -> None:
+        """Add answers; several jobs may share one cache file: under an exclusive lock, what another
+        job wrote since is read back and kept, then the union is written atomically."""
         self.data.update(items)
-        if self.path:
+        if not self.path:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with _locked(self.path.with_name(self.path.name + ".lock")):
+            if self.path.exists():
+                try:
+                    on_disk = json.loads(self.path.read_text())
+                    self.data = {**on_disk, **self.data}
+                except json.JSONDecodeError:
+                    log.warning("reference cache %s is damaged; rewriting it", self.path)
             atomic.write_json(self.path, self.data)
+
+
+class _locked:
+    """An exclusive advisory lock on a file (fcntl; where there is none, no lock)."""
+
+    def __init__(self, path: Path):
+        self.path, self.f = path, None
+
+    def __enter__(self):
+        try:
+            import fcntl
+        except ImportError:  # not POSIX
+            return self
+        self.f = open(self.path, "a")
+        fcntl.flock(self.f, fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        if self.f is not None:
+            import fcntl
+
+            fcntl.flock(self.f, fcntl.LOCK_UN)
+            self.f.close()
 
 
 @register_model("itbench")
