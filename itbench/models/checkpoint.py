@@ -127,9 +127,11 @@ def _resolve(path_or_name: str | Path) -> tuple[str, str | None]:
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtype: str | None = None):
+def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtype: str | None = None,
+               device_map: str | None = None):
     """A model in eval mode: a full model, or a base with a peft adapter on top; in `dtype` (one of
-    DTYPES) when given, else as saved."""
+    DTYPES) when given, else as saved; `device_map` ("auto") spreads a model larger than one
+    device over every GPU (and the CPU) through accelerate."""
     from transformers import AutoModelForCausalLM
 
     src, own = _resolve(path_or_name)
@@ -140,7 +142,8 @@ def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtyp
     if dtype is not None and dtype not in DTYPES:
         raise ItbenchError(f"dtype must be one of {', '.join(DTYPES)}, not {dtype!r}")
     try:
-        model = AutoModelForCausalLM.from_pretrained(src, **({"dtype": dtype} if dtype else {}))
+        model = AutoModelForCausalLM.from_pretrained(src, **({"dtype": dtype} if dtype else {}),
+                                                     **({"device_map": device_map} if device_map else {}))
     except OSError as err:
         raise ItbenchError(f"cannot load {src} ({err}); hub models need network access or a local copy") from err
     if adapter is not None:

@@ -108,7 +108,7 @@ class PairedLM(LM):
     def __init__(self, base: str, tuned: str | None = None, lora: str | None = None, backend: str = "hf",
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
                  reference_cache: str | None = None, max_batch_size: int | None = None, dtype: str | None = None,
-                 max_gen_cap: int | None = None, **engine_args):
+                 max_gen_cap: int | None = None, device_map: str | None = None, **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
         sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
         only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits), in
@@ -126,7 +126,7 @@ class PairedLM(LM):
                                "lora=ADAPTER, e.g. --model_args base=zoo/base,lora=zoo/lora-short-4x")
         base = embedded.resolve(base)
         self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
-        self.dtype = dtype
+        self.dtype, self.device_map = dtype, device_map
         # a cap on every task's max_gen_toks (a study on a CPU caps the 256/512-token just-eval answers)
         self.max_gen_cap = int(max_gen_cap) if max_gen_cap else None
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
@@ -156,13 +156,15 @@ class PairedLM(LM):
     def model(self, which: str):
         """The HF model of the "base" or the "tuned" side, loaded on first use."""
         if which not in self._models:
+            kw = {"dtype": self.dtype, "device_map": self.device_map}
             if which == "base":
-                model = checkpoint.load_model(self.base_name, dtype=self.dtype)
+                model = checkpoint.load_model(self.base_name, **kw)
             elif self.lora is not None:
-                model = checkpoint.load_model(self.base_name, adapter=self.lora, dtype=self.dtype)
+                model = checkpoint.load_model(self.base_name, adapter=self.lora, **kw)
             else:
-                model = checkpoint.load_model(self.tuned_name, dtype=self.dtype)
-            self._models[which] = model.to(self._device)
+                model = checkpoint.load_model(self.tuned_name, **kw)
+            # a model spread over devices by device_map stays where accelerate put it
+            self._models[which] = model if self.device_map else model.to(self._device)
         return self._models[which]
 
     def _check_tuning_changed_outputs(self) -> None:
