@@ -71,35 +71,42 @@ def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequen
     return out
 
 
-def token_shift(tuned, base, tokenizer, tuned_prompts: Sequence[str], base_prompts: Sequence[str],
-                responses: Sequence[list[int]], batch_size: int = 8) -> list[dict]:
-    """Per-position shift statistics of each response (see itbench.metrics.token_shift), with the
-    response's token texts. Both models score one batch at a time, so memory holds one batch's
-    logits (batch x response length x V), never all of them."""
+def token_shift_ids(tuned, base, tuned_prompts: Sequence[list[int]], base_prompts: Sequence[list[int]],
+                    responses: Sequence[list[int]], pad_id: int, batch_size: int = 8) -> list[dict]:
+    """Per-position rank, base probability and KL of each response, from token ids. Both models
+    score one batch at a time and the statistics are computed on the models' device
+    (position_stats_torch), so memory holds one batch's response logits and only O(T) numbers per
+    response leave the device."""
     import torch
 
-    from itbench.metrics.token_shift import position_stats
+    from itbench.metrics.token_shift import position_stats_torch
 
-    tp = [encode_prompt(tokenizer, p) for p in tuned_prompts]
-    bp = [encode_prompt(tokenizer, p) for p in base_prompts]
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     results: list[dict] = [None] * len(responses)  # type: ignore[list-item]
-    empty = {"rank": [], "base_prob": [], "kl": [], "tokens": []}
     with torch.no_grad():
-        for idx in _batches(bp, responses, batch_size):
+        for idx in _batches(base_prompts, responses, batch_size):
             todo = [i for i in idx if responses[i]]
             for i in set(idx) - set(todo):
-                results[i] = dict(empty)
+                results[i] = {"rank": [], "base_prob": [], "kl": []}
             if not todo:
                 continue
             rs = [list(responses[i]) for i in todo]
-            tl = _batch_logits(tuned, [tp[i] for i in todo], rs, pad)
-            bl = _batch_logits(base, [bp[i] for i in todo], rs, pad)
+            tl = _batch_logits(tuned, [tuned_prompts[i] for i in todo], rs, pad_id)
+            bl = _batch_logits(base, [base_prompts[i] for i in todo], rs, pad_id)
             for i, t, b, r in zip(todo, tl, bl, rs, strict=True):
-                stats = position_stats(t.float().cpu().numpy(), b.float().cpu().numpy(), r)
-                results[i] = {"rank": stats["rank"].tolist(), "base_prob": stats["base_prob"].tolist(),
-                              "kl": stats["kl"].tolist(), "tokens": tokenizer.convert_ids_to_tokens(r)}
+                stats = position_stats_torch(t, b, r)
+                results[i] = {k: stats[k].tolist() for k in ("rank", "base_prob", "kl")}
     return results
+
+
+def token_shift(tuned, base, tokenizer, tuned_prompts: Sequence[str], base_prompts: Sequence[str],
+                responses: Sequence[list[int]], batch_size: int = 8) -> list[dict]:
+    """Per-position shift statistics of each response (see itbench.metrics.token_shift), with the
+    response's token texts."""
+    tp = [encode_prompt(tokenizer, p) for p in tuned_prompts]
+    bp = [encode_prompt(tokenizer, p) for p in base_prompts]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stats = token_shift_ids(tuned, base, tp, bp, responses, pad, batch_size)
+    return [{**s, "tokens": tokenizer.convert_ids_to_tokens(list(r))} for s, r in zip(stats, responses, strict=True)]
 
 
 def choose(model, tokenizer, prompts: Sequence[str], candidates: Sequence[Sequence[str]],
