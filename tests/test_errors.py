@@ -90,13 +90,3 @@ def test_cli_reports_a_world_of_another_version(capsys, tiny_world, tmp_path):
     assert code == 2 and "format version 0" in err and "itbench world build" in err
     assert not (tmp_path / "zoo").exists()
 
-
-@pytest.mark.parametrize("command", ["", "world build", "zoo build", "zoo list", "finetune", "probe", "compare",
-                                     "leaderboard", "findings", "gate", "tasks-path", "doctor", "demo", "study"])
-def test_every_command_has_working_help(command, capsys):
-    from itbench.cli import main
-
-    with pytest.raises(SystemExit) as exit_:
-        main([*command.split(), "--help"])
-    assert exit_.value.code == 0
-    assert "usage: itbench" in capsys.readouterr().out
