@@ -27,6 +27,19 @@ class Replicate(BaseModel):
     seed: int = Field(ge=0)
 
 
+class ItSet(BaseModel):
+    """What the tuned checkpoint was tuned on, as its manifest records it: counts are non-negative
+    integers, names are text (they reach the leaderboard page)."""
+
+    model_config = ConfigDict(extra="allow")
+    style: str | None = None
+    scale: int | float | str | None = None
+    rows: int | None = Field(default=None, ge=0)
+    trained_rows: int | None = Field(default=None, ge=0)
+    source: str | None = None
+    file: str | None = None
+
+
 class PairInfo(BaseModel):
     """results["config"]["itbench"], as the paired model records it."""
 
@@ -35,7 +48,7 @@ class PairInfo(BaseModel):
     base: Identity
     tuned: Identity
     method: str = "tuned"
-    it_set: dict | None = None
+    it_set: ItSet | None = None
     replicate: Replicate | None = None
 
 

@@ -32,8 +32,8 @@ def _table_html(board: Board, rows: list[Row], cols) -> str:
         cells = [f'<td data-sort="{escape(r.checkpoint)}">{escape(r.checkpoint)}</td>',
                  f'<td data-sort="{escape(r.method)}">{escape(r.method)}</td>',
                  f'<td data-sort="{escape(it_label(r))}">{escape(it_label(r))}</td>',
-                 f'<td data-sort="{-1 if r.it_size is None else r.it_size}">'
-                 f'{"–" if r.it_size is None else r.it_size}</td>',
+                 f'<td data-sort="{-1 if r.it_size is None else escape(str(r.it_size))}">'
+                 f'{"–" if r.it_size is None else escape(str(r.it_size))}</td>',
                  f'<td data-sort="{0 if r.method == "base" else r.seeds}">{seeds_text(r)}</td>']
         for t, m, _, better in cols:
             s = stat(r, t, m)

@@ -266,3 +266,16 @@ def test_leaderboard_output_never_destroys_its_inputs(tmp_path, capsys):
     assert cli.main(["leaderboard", str(results), "--out", str(board)]) == 0
     assert (board / "gemma-3-270m" / "index.html").read_text() == "kept"
     assert not [p for p in board.iterdir() if p.name.startswith(".staging")]
+
+
+def test_a_manifest_field_cannot_smuggle_markup_into_the_page(tmp_path, capsys):
+    """The IT-set size reaches the page as an attribute and as text: a string there is refused as
+    evidence (exit 2, naming the field), and the page escapes what it writes anyway."""
+    results = tmp_path / "r"
+    path = write_run(results / "x", tuned="x-lora", metrics=good_metrics())
+    data = json.loads(path.read_text())
+    data["config"]["itbench"]["it_set"]["trained_rows"] = '"><script>alert(1)</script>'
+    path.write_text(json.dumps(data))
+    assert cli.main(["leaderboard", str(results), "--out", str(tmp_path / "board")]) == 2
+    err = capsys.readouterr().err
+    assert "it_set.trained_rows" in err and not (tmp_path / "board").exists()
