@@ -7,16 +7,17 @@ Bad input raises ItbenchError (or a config's ValueError): printed as one line, e
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import sys
 import time
 from pathlib import Path
 
-from itbench import paths
+from itbench import escape, paths
 from itbench.errors import ItbenchError
 
-say = functools.partial(print, flush=True)
+
+def say(*parts) -> None:  # print, with control characters from names and outputs neutralised
+    print(*(escape.terminal(p) for p in parts), flush=True)
 
 
 def cmd_world_build(args) -> int:
@@ -136,8 +137,7 @@ def cmd_compare(args) -> int:
 def cmd_leaderboard(args) -> int:
     from itbench.publish import publish
 
-    publish(args.results, Path(args.out), "itbench leaderboard " + " ".join(args.results) + f" --out {args.out}",
-            log=say)
+    publish(args.results, Path(args.out), f"itbench leaderboard {' '.join(args.results)} --out {args.out}", log=say)
     return 0
 
 
@@ -382,17 +382,17 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except (ItbenchError, ValueError) as err:
-        print(f"itbench: error: {err}", file=sys.stderr)
+        print(f"itbench: error: {escape.terminal(err)}", file=sys.stderr)
         return 2
     except Exception as err:
         if not argv or argv[0] != "gate":
             raise
-        # The gate's exit code is its contract: 1 means "judged and failed", so an unexpected error
-        # must not look like one.
+        # The gate's exit code is its contract: 1 means "judged and failed", not an unexpected error
         import traceback
 
         traceback.print_exc()
-        print(f"itbench: error: the gate could not judge ({type(err).__name__}: {err})", file=sys.stderr)
+        print(f"itbench: error: the gate could not judge ({type(err).__name__}: {escape.terminal(err)})",
+              file=sys.stderr)
         return 2
 
 

@@ -7,11 +7,24 @@ from __future__ import annotations
 import re
 
 _XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1 (ESC starts a sequence)
 
 
 def md_cell(text) -> str:
-    """A Markdown table cell: pipes and newlines cannot break the table, nor raw HTML get through."""
-    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", str(text)).replace("|", "\\|").replace("\r", " ").replace("\n", " ")
+    """A Markdown table cell: pipes and newlines cannot break the table, nor raw HTML get through,
+    nor terminal escape sequences (the gate prints its table)."""
+    text = _CONTROL.sub(_visible, str(text).replace("\r", " ").replace("\n", " "))
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", text).replace("|", "\\|")
+
+
+def terminal(text) -> str:
+    """Text for a terminal: control characters (an escape sequence's ESC among them) shown as
+    \\xNN instead of acting; newlines and tabs stay."""
+    return _CONTROL.sub(_visible, str(text))
+
+
+def _visible(m: re.Match) -> str:
+    return f"\\x{ord(m.group()):02x}"
 
 
 def csv_cell(value):

@@ -238,3 +238,12 @@ def test_results_of_a_limited_run_are_no_evidence(tmp_path, capsys):
     assert code == 1 and "0 of 6 checks passed" in md and "--limit 5 run" in md
     code, md, _ = _gate(tmp_path / "s", "--smoke", results=[path])
     assert code == 1 and "SMOKE" in md and "never a pass" in md
+
+
+def test_escape_sequences_in_a_name_do_not_reach_the_terminal(tmp_path, capsys):
+    """A checkpoint named with an ANSI escape sequence (it could rewrite the terminal: clear the
+    screen, fake a PASS line) is printed with its control characters shown, not acted on."""
+    code, md, root = _gate(tmp_path, results=[_run(tmp_path, tuned="evil\x1b[2J\x1b[32mPASS\x07")])
+    out = capsys.readouterr().out
+    assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
+    assert "\x1b" not in md and root is not None
