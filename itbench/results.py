@@ -121,6 +121,10 @@ def read_run(path: str | Path, with_samples: bool = True) -> Run:
             sp = samples_path(path, task)
             if sp.exists():
                 run.samples[task] = read_samples(sp)
+                if n[task] and len(run.samples[task]) != n[task]:
+                    raise ItbenchError(f"{sp} holds {len(run.samples[task])} documents but {path} counts {n[task]} "
+                                       f"for {task}: the samples are truncated or from another run; rerun the "
+                                       "evaluation (or remove the samples file)")
     return run
 
 

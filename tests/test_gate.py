@@ -247,3 +247,13 @@ def test_escape_sequences_in_a_name_do_not_reach_the_terminal(tmp_path, capsys):
     out = capsys.readouterr().out
     assert code == 0 and "\x1b" not in out and "\x07" not in out and "\\x1b[2J" in out
     assert "\x1b" not in md and root is not None
+
+
+def test_samples_that_do_not_match_the_results_counts_are_refused(tmp_path, capsys):
+    rows = [{"borrowed_rate_tuned": 0.0, "borrowed_rate_base": 0.0} for _ in range(120)]
+    path = _run(tmp_path, samples={B: rows})
+    samples = path.parent / f"samples_{B}.jsonl"
+    samples.write_text("".join(samples.read_text().splitlines(keepends=True)[:80]))  # cut at a line boundary
+    code, _, root = _gate(tmp_path, results=[path])
+    err = capsys.readouterr().err
+    assert code == 2 and "holds 80 documents" in err and "counts 120" in err and root is None
