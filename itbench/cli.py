@@ -114,7 +114,8 @@ def cmd_demo(args) -> int:
 def cmd_study(args) -> int:
     from itbench.study import config_from, run_study
 
-    given = {k: v for k, v in vars(args).items() if v is not None and k not in ("command", "func")}
+    given = {k: " ".join(v) if isinstance(v, list) else v for k, v in vars(args).items()
+             if v is not None and k not in ("command", "func")}
     command = "itbench study " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
     run_study(config_from(args), args.data, args.out, args.leaderboard, command=command, log=say)
     return 0
@@ -192,10 +193,7 @@ def _seeds_arg(sp) -> None:
 def seeds_of(args) -> int:
     from itbench.models.zoo import DEFAULT_SEEDS
 
-    seeds = args.seeds if args.seeds is not None else (1 if args.tiny else DEFAULT_SEEDS)
-    if seeds < 1:
-        raise ItbenchError(f"--seeds must be at least 1, not {seeds}")
-    return seeds
+    return args.seeds if args.seeds is not None else (1 if args.tiny else DEFAULT_SEEDS)  # the zoo checks >= 1
 
 
 def _world_args(sp) -> None:
@@ -307,16 +305,18 @@ def build_parser() -> argparse.ArgumentParser:
                                                   "or a model folder")
     st.add_argument("--data", required=True, help="a folder laid out as ../shared/data (Alpaca, Alpaca-GPT4, PopQA, "
                                                   "TriviaQA, just-eval-instruct)")
-    st.add_argument("--out", help="study folder (default $ITBENCH_HOME/study/<base>)")
-    st.add_argument("--leaderboard", help="leaderboard folder (default <out>/leaderboard)")
-    for flag, what in (("rows", "IT instances per style (default 64)"), ("seeds", "training seeds per recipe "
-                       "(default 1)"), ("epochs", "epochs (default 3, as the paper)"), ("n-questions", "PopQA/TriviaQA "
-                       "questions per task (default 200)"), ("n-instructions", "just-eval instructions per task "
-                       "(default 100)")):
-        st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), type=int, help=what)
-    st.add_argument("--backend", choices=["hf", "vllm"], help="generation backend (default hf)")
-    st.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], help="evaluation weights (default bf16)")
-    st.add_argument("--precision", choices=["fp32", "bf16-mixed"], help="training precision (default bf16-mixed)")
+    for flag, kw in (("out", {"help": "study folder (default $ITBENCH_HOME/study/<base>)"}),
+                     ("leaderboard", {"help": "leaderboard folder (default <out>/leaderboard)"}),
+                     ("rows", {"type": int, "help": "IT instances per style (default 64)"}),
+                     ("seeds", {"type": int, "help": "training seeds per recipe (default 1)"}),
+                     ("epochs", {"type": int, "help": "epochs (default 3, as the paper)"}),
+                     ("n-questions", {"type": int, "help": "PopQA/TriviaQA questions per task (default 200)"}),
+                     ("n-instructions", {"type": int, "help": "just-eval instructions per task (default 100)"}),
+                     ("only", {"nargs": "+", "help": "only these recipes (e.g. lora-short-64), default all"}),
+                     ("backend", {"choices": ["hf", "vllm"], "help": "generation backend (default hf)"}),
+                     ("dtype", {"choices": ["float32", "bfloat16", "float16"], "help": "eval weights (default bf16)"}),
+                     ("precision", {"choices": ["fp32", "bf16-mixed"], "help": "training (default bf16-mixed)"})):
+        st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), **kw)
     st.set_defaults(func=cmd_study)
     return p
 

@@ -275,5 +275,6 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
 
 
 def config_from(args) -> StudyConfig:
-    overrides = {k: v for k, v in vars(args).items() if k in StudyConfig.__dataclass_fields__ and v is not None}
+    overrides = {k: tuple(v) if isinstance(v, list) else v for k, v in vars(args).items()
+                 if k in StudyConfig.__dataclass_fields__ and v is not None}
     return replace(StudyConfig(base=args.base), **overrides)
