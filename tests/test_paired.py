@@ -158,3 +158,40 @@ def test_torch_position_stats_match_the_float64_reference(vocab):
     assert np.abs(got["base_prob"] - ref["base_prob"]).max() < 1e-5
     assert np.abs(got["kl"] - ref["kl"]).max() < 1e-4
     assert position_stats_torch(t[:0], b[:0], [])["rank"].size == 0
+
+
+def test_each_task_keeps_its_own_stop_list_and_length_in_one_call(tiny_zoo, monkeypatch):
+    """lm-eval sends every task's requests in one generate_until call: a knowledge question (48
+    tokens, stops at a blank line) and a pattern-copy instruction (192 tokens, blank lines allowed)
+    share a mode but not their settings; each is generated with its own."""
+    from itbench.models import backends
+
+    class Stub:
+        calls: list = []
+
+        def __init__(self, pair, **kw):
+            self.pair = pair
+
+        def generate(self, which, prompts, max_tokens):
+            Stub.calls.append((which, len(prompts), max_tokens))
+            tok = self.pair.tok
+            return [tok(" zorb .", add_special_tokens=False)["input_ids"] for _ in prompts]
+
+        def first_token_logprobs(self, which, prompt):
+            return [-0.1, -2.0] if which == "tuned" else [-0.5, -1.0]
+
+    monkeypatch.setitem(backends.BACKENDS, "stub", f"{__name__}:Stub2")
+    monkeypatch.setattr(sys.modules[__name__], "Stub2", Stub, raising=False)
+    zoo = tiny_zoo["dir"]
+    lm = PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="stub", reference_cache="none")
+
+    class Req:
+        def __init__(self, doc, until, n):
+            self.doc, self.args = doc, (doc["q"], {"until": until, "max_gen_toks": n})
+
+    qa = {"q": "what is zorb ?", "itbench_mode": "knowledge", "itbench_base_prompt": "zorb is", "itbench_kept": False}
+    long_ = {**qa, "q": "describe zorb ."}
+    out = lm.generate_until([Req(qa, ["\n\n"], 48), Req(long_, ["<|end|>"], 192), Req(qa, ["\n\n"], 48)])
+    assert sorted({c[2] for c in Stub.calls}) == [48, 192]
+    assert ("tuned", 1, 192) in Stub.calls and ("tuned", 2, 48) in Stub.calls  # was: all three at 48
+    assert len(out) == 3 and all(parse_payload(o) for o in out)

@@ -220,10 +220,13 @@ class PairedLM(LM):
 
     def generate_until(self, requests) -> list[str]:
         results: list[str | None] = [None] * len(requests)
-        groups: dict[str, list[int]] = {}
+        # lm-eval hands over every task's requests in one call: they are grouped by mode *and* by
+        # generation settings, since a handler applies one stop list and one length to its chunk
+        groups: dict[tuple, list[int]] = {}
         for i, r in enumerate(requests):
-            groups.setdefault((r.doc or {}).get("itbench_mode", "plain"), []).append(i)
-        for mode, idx in groups.items():
+            until, max_tokens = self._settings(r)
+            groups.setdefault(((r.doc or {}).get("itbench_mode", "plain"), tuple(until), max_tokens), []).append(i)
+        for (mode, _, _), idx in groups.items():
             chunk = [requests[i] for i in idx]
             handler = {"knowledge": self._knowledge, "token_shift": self._token_shift}.get(mode, self._plain)
             for i, text in zip(idx, handler(chunk), strict=True):
