@@ -82,7 +82,7 @@ def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tin
         def __init__(self, pair, **kw):
             self.pair = pair
 
-        def generate(self, which, prompts, max_tokens):
+        def generate(self, which, prompts, max_tokens, stop=None):
             Stub.calls.append(which)
             tok = self.pair.tok
             return [tok(" zorb is a city .", add_special_tokens=False)["input_ids"] for _ in prompts]
@@ -172,7 +172,7 @@ def test_each_task_keeps_its_own_stop_list_and_length_in_one_call(tiny_zoo, monk
         def __init__(self, pair, **kw):
             self.pair = pair
 
-        def generate(self, which, prompts, max_tokens):
+        def generate(self, which, prompts, max_tokens, stop=None):
             Stub.calls.append((which, len(prompts), max_tokens))
             tok = self.pair.tok
             return [tok(" zorb .", add_special_tokens=False)["input_ids"] for _ in prompts]

@@ -6,8 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 
-def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_size: int) -> list[list[int]]:
-    """The generated token ids of each prompt (prompt excluded; rows that stop early end in padding)."""
+def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_size: int,
+           stop: Sequence[str] | None = None) -> list[list[int]]:
+    """The generated token ids of each prompt (prompt excluded; rows that stop early end in padding).
+    A row also stops at any of the `stop` strings (kept in its ids; the caller cuts the text), so a
+    batch of short answers ends when every row has stopped, not at max_new_tokens."""
     import torch
 
     from itbench.models.tokens import encode_prompt
@@ -20,8 +23,9 @@ def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_
             width = max(len(e) for e in enc)  # left padding: generation continues from every row's end
             ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc], device=model.device)
             mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc], device=model.device)
+            stops = {"stop_strings": [s for s in stop if s], "tokenizer": tokenizer} if stop and any(stop) else {}
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
-                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id)
+                                 pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, **stops)
             out += gen[:, width:].tolist()
     return out
 

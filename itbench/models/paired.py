@@ -161,6 +161,8 @@ class PairedLM(LM):
                 model = checkpoint.load_model(self.base_name, **kw)
             elif self.lora is not None:
                 model = checkpoint.load_model(self.base_name, adapter=self.lora, **kw)
+                if self.dtype:  # the fast path: the adapter merged into its own copy of the weights
+                    model = model.merge_and_unload()
             else:
                 model = checkpoint.load_model(self.tuned_name, **kw)
             # a model spread over devices by device_map stays where accelerate put it
@@ -203,7 +205,7 @@ class PairedLM(LM):
         if not prompts:
             return []
         return [_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok)
-                for ids in self.generator.generate(which, prompts, max_tokens)]
+                for ids in self.generator.generate(which, prompts, max_tokens, stop=until)]
 
     # --- lm-eval API --------------------------------------------------------------------------
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:

@@ -20,9 +20,10 @@ class Backend(Protocol):
 
     def __init__(self, pair, **engine_args): ...
 
-    def generate(self, which: str, prompts: list[str], max_tokens: int) -> list[list[int]]:
+    def generate(self, which: str, prompts: list[str], max_tokens: int,
+                 stop: list[str] | None = None) -> list[list[int]]:
         """The generated token ids of each prompt (prompt excluded, up to the end token), from the
-        "base" or the "tuned" model, greedily."""
+        "base" or the "tuned" model, greedily; a row may stop at one of the `stop` strings."""
 
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
         """Log-probabilities the model gives its top next tokens after `prompt` (a fingerprint of

@@ -13,11 +13,12 @@ class HFBackend:
                                "they are vLLM's; add backend=vllm")
         self.pair, self.batch_size = pair, batch_size
 
-    def generate(self, which: str, prompts: list[str], max_tokens: int) -> list[list[int]]:
+    def generate(self, which: str, prompts: list[str], max_tokens: int,
+                 stop: list[str] | None = None) -> list[list[int]]:
         from itbench.models.generation import cut_ids, greedy
 
         tok = self.pair.tok
-        rows = greedy(self.pair.model(which), tok, prompts, max_tokens, self.batch_size)
+        rows = greedy(self.pair.model(which), tok, prompts, max_tokens, self.batch_size, stop=stop)
         return [cut_ids(row, tok.eos_token_id, tok.pad_token_id) for row in rows]  # rows that stop early end in padding
 
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:

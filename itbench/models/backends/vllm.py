@@ -31,12 +31,15 @@ class VLLMBackend:
         ids = [{"prompt_token_ids": encode_prompt(self.pair.tok, p)} for p in prompts]
         return llm.generate(ids, params, lora_request=adapter, use_tqdm=False)
 
-    def generate(self, which: str, prompts: list[str], max_tokens: int) -> list[list[int]]:
+    def generate(self, which: str, prompts: list[str], max_tokens: int,
+                 stop: list[str] | None = None) -> list[list[int]]:
         from vllm import SamplingParams
 
         from itbench.models.generation import cut_ids
 
-        outs = self._run(which, prompts, SamplingParams(temperature=0.0, max_tokens=max_tokens))
+        params = SamplingParams(temperature=0.0, max_tokens=max_tokens, stop=[s for s in stop or [] if s] or None,
+                                include_stop_str_in_output=True)
+        outs = self._run(which, prompts, params)
         return [cut_ids(o.outputs[0].token_ids, self.pair.tok.eos_token_id) for o in outs]
 
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
