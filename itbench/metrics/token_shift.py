@@ -66,6 +66,7 @@ def position_stats_torch(tuned_logits, base_logits, tokens: Sequence[int], chunk
     device. Agrees with the float64 numpy reference to 1e-5 in probability and 1e-4 in KL (tests)."""
     import torch
 
+    tuned_logits, base_logits = torch.as_tensor(tuned_logits), torch.as_tensor(base_logits)
     tokens_t = torch.as_tensor(list(tokens), dtype=torch.long, device=tuned_logits.device)
     if tokens_t.numel() == 0:
         return position_stats(np.zeros((0, 0)), np.zeros((0, 0)), [])
