@@ -22,7 +22,7 @@ from pathlib import Path
 
 from itbench import paths
 from itbench.errors import ItbenchError
-from itbench.models.zoo import ZooEntry, _Bar, replicates
+from itbench.models.zoo import ZooEntry, _Bar, _fresh, replicates
 from itbench.utils import atomic
 
 TASKS = ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa", "itbench_borrowed_popqa",
@@ -159,9 +159,9 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
         data = files[entry.style]
         key = atomic.sha256_json({"recipe": recipe.to_dict(), "data": atomic.sha256_file(data), "base": base_id})[:16]
         path = out / entry.name
-        manifest = checkpoint.read_manifest(path, required=False) if (path / checkpoint.MANIFEST).exists() else None
+        manifest = _fresh(path, key)
         t0 = time.perf_counter()
-        if not manifest or manifest.get("recipe_hash") != key:
+        if manifest is None:
             scores = None
             if recipe.spec.filtered:
                 from itbench.data import read_rows
@@ -198,7 +198,7 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
                   f"max_gen_cap={config.max_gen_cap}")
     metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
     names = [e.name for e in entries(config) if e.method != "base"]
-    base_fp = checkpoint.weights_fingerprint(base) if checkpoint.is_local(base) else checkpoint.identity(base)
+    base_fp = checkpoint.identity(base)
     got = {}
     for i, name in enumerate(names, 1):
         path = out / name

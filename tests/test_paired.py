@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import numpy as np
 import pytest
@@ -71,29 +70,39 @@ def test_garbled_payload_counts_as_unpaired():
     assert parse_payload('{"itbench_paired": 1, "tuned": "x", "base": "y"}')["base"] == "y"
 
 
+class StubBackend:
+    """A generation backend behind the protocol and the registry: every prompt gets `StubBackend.text`;
+    each call is recorded as (which, number of prompts, max_tokens)."""
+
+    calls: list = []
+    text = ""
+
+    def __init__(self, pair, **kw):
+        self.pair = pair
+
+    def generate(self, which, prompts, max_tokens, stop=None):
+        StubBackend.calls.append((which, len(prompts), max_tokens))
+        return [self.pair.tok(StubBackend.text, add_special_tokens=False)["input_ids"] for _ in prompts]
+
+    def first_token_logprobs(self, which, prompt):
+        return [-0.1, -2.0] if which == "tuned" else [-0.5, -1.0]
+
+
+def _stub_pair(zoo, monkeypatch, text: str) -> PairedLM:
+    """The zoo's LoRA pair on the stub backend (registered for this test only), with no calls yet."""
+    from itbench.models import backends
+
+    monkeypatch.setitem(backends.BACKENDS, "stub", f"{__name__}:StubBackend")
+    monkeypatch.setattr(StubBackend, "calls", [])
+    monkeypatch.setattr(StubBackend, "text", text)
+    return PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="stub", reference_cache="none")
+
+
 def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tiny_zoo, monkeypatch):
     """A backend is one class behind one protocol and one registry line; the paired model loads no HF
     weights for generation on such a backend (as on vLLM), only when token-shift scoring needs logits."""
-    from itbench.models import backends
-
-    class Stub:
-        calls: list = []
-
-        def __init__(self, pair, **kw):
-            self.pair = pair
-
-        def generate(self, which, prompts, max_tokens, stop=None):
-            Stub.calls.append(which)
-            tok = self.pair.tok
-            return [tok(" zorb is a city .", add_special_tokens=False)["input_ids"] for _ in prompts]
-
-        def first_token_logprobs(self, which, prompt):
-            return [-0.1, -2.0] if which == "tuned" else [-0.5, -1.0]
-
-    monkeypatch.setitem(backends.BACKENDS, "stub", f"{__name__}:Stub")
-    monkeypatch.setattr(sys.modules[__name__], "Stub", Stub, raising=False)
     zoo = tiny_zoo["dir"]
-    lm = PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="stub", reference_cache="none")
+    lm = _stub_pair(zoo, monkeypatch, " zorb is a city .")
     assert lm._models == {}
 
     class Req:
@@ -104,7 +113,7 @@ def test_a_registered_backend_generates_and_hf_weights_load_only_for_scoring(tin
     out = lm.generate_until([Req(doc)])
     payload = parse_payload(out[0])
     # both from the stub; the tuned model also answers the base prompt (knowledge kept, no value pool here)
-    assert payload["tuned"] == payload["base"] != "" and Stub.calls == ["tuned", "base", "tuned"]
+    assert payload["tuned"] == payload["base"] != "" and [c[0] for c in StubBackend.calls] == ["tuned", "base", "tuned"]
     assert payload["kept_form"] == "base_prompt" and payload["tuned_kept"] and payload["base_kept"] == payload["base"]
     assert lm._models == {}  # generation went through the backend alone
     shift = parse_payload(lm.generate_until([Req({"q": "describe zorb .", "itbench_mode": "token_shift"})])[0])
@@ -164,26 +173,7 @@ def test_each_task_keeps_its_own_stop_list_and_length_in_one_call(tiny_zoo, monk
     """lm-eval sends every task's requests in one generate_until call: a knowledge question (48
     tokens, stops at a blank line) and a pattern-copy instruction (192 tokens, blank lines allowed)
     share a mode but not their settings; each is generated with its own."""
-    from itbench.models import backends
-
-    class Stub:
-        calls: list = []
-
-        def __init__(self, pair, **kw):
-            self.pair = pair
-
-        def generate(self, which, prompts, max_tokens, stop=None):
-            Stub.calls.append((which, len(prompts), max_tokens))
-            tok = self.pair.tok
-            return [tok(" zorb .", add_special_tokens=False)["input_ids"] for _ in prompts]
-
-        def first_token_logprobs(self, which, prompt):
-            return [-0.1, -2.0] if which == "tuned" else [-0.5, -1.0]
-
-    monkeypatch.setitem(backends.BACKENDS, "stub", f"{__name__}:Stub2")
-    monkeypatch.setattr(sys.modules[__name__], "Stub2", Stub, raising=False)
-    zoo = tiny_zoo["dir"]
-    lm = PairedLM(base=str(zoo / "base"), lora=str(zoo / "lora-short-4x"), backend="stub", reference_cache="none")
+    lm = _stub_pair(tiny_zoo["dir"], monkeypatch, " zorb .")
 
     class Req:
         def __init__(self, doc, until, n):
@@ -192,6 +182,6 @@ def test_each_task_keeps_its_own_stop_list_and_length_in_one_call(tiny_zoo, monk
     qa = {"q": "what is zorb ?", "itbench_mode": "knowledge", "itbench_base_prompt": "zorb is", "itbench_kept": False}
     long_ = {**qa, "q": "describe zorb ."}
     out = lm.generate_until([Req(qa, ["\n\n"], 48), Req(long_, ["<|end|>"], 192), Req(qa, ["\n\n"], 48)])
-    assert sorted({c[2] for c in Stub.calls}) == [48, 192]
-    assert ("tuned", 1, 192) in Stub.calls and ("tuned", 2, 48) in Stub.calls  # was: all three at 48
+    assert sorted({c[2] for c in StubBackend.calls}) == [48, 192]
+    assert ("tuned", 1, 192) in StubBackend.calls and ("tuned", 2, 48) in StubBackend.calls  # was: all three at 48
     assert len(out) == 3 and all(parse_payload(o) for o in out)

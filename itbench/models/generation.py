@@ -17,13 +17,13 @@ def greedy(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_
 
     out: list[list[int]] = []
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    stops = [s for s in stop or [] if s]
     with torch.no_grad():
         for i in range(0, len(prompts), batch_size):
             enc = [encode_prompt(tokenizer, p) for p in prompts[i:i + batch_size]]
             width = max(len(e) for e in enc)  # left padding: generation continues from every row's end
             ids = torch.tensor([[pad] * (width - len(e)) + e for e in enc], device=model.device)
             mask = torch.tensor([[0] * (width - len(e)) + [1] * len(e) for e in enc], device=model.device)
-            stops = [s for s in stop or [] if s]
             criteria = {"stopping_criteria": [_StopOnText(tokenizer, stops, width)]} if stops else {}
             gen = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens, do_sample=False,
                                  pad_token_id=pad, eos_token_id=tokenizer.eos_token_id, **criteria)
