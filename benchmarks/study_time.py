@@ -3,6 +3,9 @@
 Runs the whole study on the embedded Gemma 3 270M from an empty $ITBENCH_HOME (conversion
 included) and prints each step's time from the study's own record; nothing is asserted.
     .venv/bin/python benchmarks/study_time.py [--data ../shared/data] [--rows 64] [--threads 2]
+        [--home EMPTY_DIR] [--leaderboard DIR]
+With --home the study's files stay there (a temporary folder otherwise); --leaderboard also writes
+the leaderboard folder there (how leaderboard/gemma-3-270m is made).
 """
 
 from __future__ import annotations
@@ -20,17 +23,23 @@ def main() -> None:
     ap.add_argument("--base", default="gemma-3-270m")
     ap.add_argument("--rows", type=int, default=64)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--home", help="an empty folder to keep the study in (default: a temporary one)")
+    ap.add_argument("--leaderboard", help="where to write the leaderboard folder")
     args = ap.parse_args()
     import torch
 
     torch.set_num_threads(args.threads)
-    with tempfile.TemporaryDirectory(prefix="itbench-study-") as home:
+    if args.home and Path(args.home).exists() and any(Path(args.home).iterdir()):
+        raise SystemExit(f"--home {args.home} is not empty: a cold run needs an empty folder")
+    with tempfile.TemporaryDirectory(prefix="itbench-study-") as tmp:
+        home = args.home or tmp
         os.environ["ITBENCH_HOME"] = home
         from itbench.study import StudyConfig, run_study
 
         t0 = time.perf_counter()
         record = run_study(StudyConfig(base=args.base, rows=args.rows), args.data, Path(home) / "study",
-                           Path(home) / "board")
+                           args.leaderboard or Path(home) / "board",
+                           command=f"itbench study --base {args.base} --data {args.data} --rows {args.rows}")
         total = time.perf_counter() - t0
     s = record["seconds"]
     print(f"\nitbench study cold, {args.base}, {args.rows} rows per style, {args.threads} threads:")

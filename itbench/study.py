@@ -53,7 +53,7 @@ class StudyConfig:
     precision: str = "bf16-mixed"
     dtype: str = "bfloat16"  # evaluation weights
     backend: str = "hf"
-    eval_batch_size: int = 16
+    eval_batch_size: int = 64  # with generation in rounds (itbench.models.generation): 1.5x batch 32
     max_gen_cap: int = 192
     n_questions: int = 200  # PopQA / TriviaQA knowledge, PopQA borrowed
     n_instructions: int = 100  # just-eval token shift and pattern copy

@@ -90,3 +90,43 @@ def test_cli_reports_a_world_of_another_version(capsys, tiny_world, tmp_path):
     assert code == 2 and "format version 0" in err and "itbench world build" in err
     assert not (tmp_path / "zoo").exists()
 
+
+
+def _llama(folder, tok, hidden: int, layers: int):
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=hidden, intermediate_size=2 * hidden,
+                                         num_hidden_layers=layers, num_attention_heads=2, num_key_value_heads=1,
+                                         head_dim=hidden // 2))
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model
+
+
+def test_an_adapter_without_manifest_is_checked_against_the_base_by_shapes_and_tokenizer(tmp_path):
+    """An adapter from elsewhere (no itbench manifest): its LoRA matrices must fit the base's layers
+    and a tokenizer saved with it must be the base's."""
+    from peft import LoraConfig, get_peft_model
+
+    from itbench.world.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(["one small vocabulary ."])
+    model = _llama(tmp_path / "base", tok, 64, 2)
+    adapter = tmp_path / "adapter"
+    get_peft_model(model, LoraConfig(r=4, target_modules=["q_proj", "down_proj"], task_type="CAUSAL_LM")) \
+        .save_pretrained(adapter)
+    checkpoint.check_adapter_base(adapter, tmp_path / "base")  # its own base: accepted
+    _llama(tmp_path / "wider", tok, 96, 2)
+    with pytest.raises(ItbenchError, match="does not fit .* lora_[AB] has"):
+        checkpoint.check_adapter_base(adapter, tmp_path / "wider")
+    _llama(tmp_path / "shallower", tok, 64, 1)
+    with pytest.raises(ItbenchError, match="layers.1.* which .* does not have"):
+        checkpoint.check_adapter_base(adapter, tmp_path / "shallower")
+    build_tokenizer(["another vocabulary with other words ."]).save_pretrained(adapter)
+    with pytest.raises(ItbenchError, match="different tokenizers"):
+        checkpoint.check_adapter_base(adapter, tmp_path / "base")
+    (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 12)
+    with pytest.raises(ItbenchError, match="not a readable safetensors file"):
+        checkpoint.check_adapter_base(adapter, tmp_path / "base")

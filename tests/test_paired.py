@@ -183,5 +183,66 @@ def test_each_task_keeps_its_own_stop_list_and_length_in_one_call(tiny_zoo, monk
     long_ = {**qa, "q": "describe zorb ."}
     out = lm.generate_until([Req(qa, ["\n\n"], 48), Req(long_, ["<|end|>"], 192), Req(qa, ["\n\n"], 48)])
     assert sorted({c[2] for c in StubBackend.calls}) == [48, 192]
-    assert ("tuned", 1, 192) in StubBackend.calls and ("tuned", 2, 48) in StubBackend.calls  # was: all three at 48
-    assert len(out) == 3 and all(parse_payload(o) for o in out)
+    # was: all three at 48; the repeated question is generated once (the run's answers are shared)
+    assert ("tuned", 1, 192) in StubBackend.calls and ("tuned", 1, 48) in StubBackend.calls
+    assert len(out) == 3 and all(parse_payload(o) for o in out) and out[0] == out[2]
+
+
+def test_tasks_that_ask_the_same_question_share_one_generation(tiny_zoo, monkeypatch):
+    """Token shift and pattern copy on the same instructions (same stop list and length) cost one
+    generation of the tuned model; a different stop list is a different answer, generated anew."""
+    lm = _stub_pair(tiny_zoo["dir"], monkeypatch, " zorb .")
+
+    class Req:
+        def __init__(self, doc, until, n):
+            self.doc, self.args = doc, (doc["q"], {"until": until, "max_gen_toks": n})
+
+    shift = {"q": "describe zorb .", "itbench_mode": "token_shift"}
+    copy = {"q": "describe zorb .", "itbench_mode": "knowledge", "itbench_base_prompt": "describe zorb .",
+            "itbench_kept": False}
+    stops = ["</s>", "<|end|>"]
+    out = lm.generate_until([Req(shift, stops, 64), Req(copy, stops, 64)])
+    assert [c for c in StubBackend.calls if c[0] == "tuned"] == [("tuned", 1, 64)]
+    assert parse_payload(out[0])["tuned"] == parse_payload(out[1])["tuned"]
+    lm.generate_until([Req(copy, ["\n"], 64)])
+    assert [c for c in StubBackend.calls if c[0] == "tuned"] == [("tuned", 1, 64)] * 2
+
+
+def test_generation_in_rounds_gives_the_same_answers(tiny_zoo):
+    """Rows that stopped leave the batch every few tokens and the rest continue from their text:
+    the same greedy answers as one pass, with and without stop strings."""
+    from itbench.models import checkpoint
+    from itbench.models.generation import greedy
+    from itbench.models.train import render_prompt
+
+    model, tok = checkpoint.load(tiny_zoo["dir"] / "full-long-4x")
+    prompts = [render_prompt(tok, q) for q in ("describe x .", "who is y ?", "tell me about z .", "what is w ?")]
+    for stop in (None, ["."]):
+        one = greedy(model, tok, prompts, 24, 3, stop=stop)
+        rounds = greedy(model, tok, prompts, 24, 3, stop=stop, round_tokens=1)  # a round per token
+        assert rounds == one and any(len(r) > 2 for r in one)
+
+
+def test_a_shared_prompt_prefix_is_run_once_with_the_same_logits():
+    """URIAL's in-context prefix before every query: computed once, then each sequence's own suffix
+    on a copy of its cache gives the logits of the whole sequence (float32, 1e-4)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from itbench.models.scorer import PREFIX_MIN, SharedPrefix, _batch_logits
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=300, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=1, head_dim=32)).eval()
+    prefix = torch.randint(3, 300, (PREFIX_MIN + 10,)).tolist()
+    prompts = [prefix + torch.randint(3, 300, (n,)).tolist() for n in (3, 9, 1)]
+    responses = [torch.randint(3, 300, (n,)).tolist() for n in (7, 2, 12)]
+    with torch.no_grad():
+        shared = SharedPrefix(model, prompts)
+        assert shared.length >= len(prefix) and shared.cache is not None
+        got = shared.logits(model, prompts, responses)
+        ref = _batch_logits(model, prompts, responses, pad_id=0)
+        assert SharedPrefix(model, [p[:PREFIX_MIN - 1] for p in prompts]).cache is None  # too short to bother
+    for g, r, resp in zip(got, ref, responses, strict=True):
+        assert g.shape == r.shape == (len(resp), 300)
+        assert torch.allclose(g, r, atol=1e-4)

@@ -79,3 +79,30 @@ def test_vllm_is_handed_the_same_token_ids(tok):
     backend._engine = lambda which: (FakeLLM(), None)
     backend._run("base", ["the river of zol is"], None)
     assert seen["inputs"] == [{"prompt_token_ids": encode_prompt(tok, "the river of zol is")}]
+
+
+def test_the_response_loss_is_the_models_own_loss_with_the_head_only_where_needed():
+    """Training runs the LM head only over positions that predict a response token; the loss is the
+    model's own `labels=` loss (right-padded rows with prompts of different lengths)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from itbench.models.train import IGNORE, response_loss
+
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                         num_attention_heads=2, num_key_value_heads=1, head_dim=16))
+    ids = torch.randint(3, 50, (3, 12))
+    mask = torch.ones_like(ids)
+    mask[1, 9:] = 0
+    labels = ids.clone()
+    labels[0, :5], labels[1, :7], labels[1, 9:], labels[2, :3] = IGNORE, IGNORE, IGNORE, IGNORE
+    got = response_loss(model, ids, mask, labels)
+    assert torch.allclose(got, model(input_ids=ids, attention_mask=mask, labels=labels).loss, atol=1e-6)
+    got.backward()
+    assert model.lm_head.weight.grad is not None and model.lm_head.weight.grad.abs().sum() > 0
+    model.zero_grad()
+    nothing = torch.full_like(labels, IGNORE)
+    zero = response_loss(model, ids, mask, nothing)
+    zero.backward()
+    assert float(zero.detach()) == 0.0

@@ -98,6 +98,8 @@ def check_adapter_base(adapter: str | Path, base: str | Path) -> None:
     """Refuse an adapter trained on another base, by manifest fingerprint where both have one,
     else by the base recorded in the adapter's config."""
     adapter, base_s = Path(adapter), str(base)
+    if is_local(base_s):
+        check_adapter_shapes(adapter, Path(base_s))
     a_manifest = read_manifest(adapter, required=False)
     if is_local(base_s) and a_manifest:
         b_manifest = read_manifest(base_s, required=False)
@@ -112,6 +114,58 @@ def check_adapter_base(adapter: str | Path, base: str | Path) -> None:
     recorded = json.loads((adapter / "adapter_config.json").read_text()).get("base_model_name_or_path")
     if recorded and not is_local(base_s) and recorded != base_s and not is_local(recorded):
         raise ItbenchError(f"adapter {adapter} was trained on {recorded}, not {base_s}: pass the adapter's own base")
+
+
+def _shapes(files: list[Path]) -> dict[str, list[int]]:
+    """Tensor name -> shape, read from safetensors headers (no weights loaded)."""
+    from safetensors import safe_open
+
+    shapes = {}
+    for f in files:
+        try:
+            with safe_open(str(f), "pt") as h:
+                shapes.update({k: list(h.get_slice(k).get_shape()) for k in h.keys()})
+        except Exception as e:  # a truncated or foreign file: safetensors' own error type varies
+            raise ItbenchError(f"{f} is not a readable safetensors file ({e}); re-save or re-download it") from None
+    return shapes
+
+
+def check_adapter_shapes(adapter: Path, base: Path) -> None:
+    """Refuse a LoRA adapter whose matrices do not fit the base: every adapted layer must exist in
+    the base with the adapter's input (lora_A) and output (lora_B) sizes, and a tokenizer saved
+    with the adapter must be the base's. Works without any itbench manifest (an adapter from
+    elsewhere); a base or adapter not saved as safetensors is not checked here."""
+    import re
+
+    a_file, b_files = adapter / "adapter_model.safetensors", sorted(base.glob("*.safetensors"))
+    if not a_file.is_file() or not b_files:
+        return
+    have = _shapes(b_files)
+    for name, shape in _shapes([a_file]).items():
+        m = re.fullmatch(r"base_model\.model\.(.+)\.lora_([AB])(?:\.[^.]+)?\.weight", name)
+        if not m or len(shape) != 2:
+            continue
+        layer, side = m.group(1), m.group(2)
+        want = have.get(layer + ".weight") or have.get(layer.removeprefix("model.") + ".weight")
+        if want is None:
+            raise ItbenchError(f"adapter {adapter} adapts {layer}, which {base} does not have: it was trained on "
+                               "another architecture; pass the adapter's own base")
+        size, expected = (shape[1], want[-1]) if side == "A" else (shape[0], want[0])
+        if size != expected:
+            raise ItbenchError(f"adapter {adapter} does not fit {base}: {layer} is {want[0]}x{want[-1]} in the base "
+                               f"but the adapter's lora_{side} has {size} where {expected} belongs; pass the "
+                               "adapter's own base")
+    if (adapter / "tokenizer_config.json").is_file():
+        from transformers import AutoTokenizer
+
+        from itbench.models.scorer import check_same_tokenizer
+
+        try:
+            own = AutoTokenizer.from_pretrained(str(adapter))
+        except (OSError, ValueError) as err:
+            raise ItbenchError(f"the tokenizer saved with adapter {adapter} cannot be read ({err}); remove it or "
+                               "save the base's tokenizer there") from None
+        check_same_tokenizer(load_tokenizer(base), own, str(base), str(adapter))
 
 
 def _resolve(path_or_name: str | Path) -> tuple[str, str | None]:

@@ -141,6 +141,7 @@ class PairedLM(LM):
             self.tok.pad_token = self.tok.eos_token
             self.tuned_tok.pad_token = self.tuned_tok.eos_token
         self._models: dict[str, object] = {}
+        self._answers: dict[tuple, tuple[str, list[int]]] = {}  # (model, prompt, length, stops) -> answer
         self.generator = backends.get(backend)(self, batch_size=self.batch_size, **engine_args)
         self._check_tuning_changed_outputs()
         # The IT set a zoo or `itbench finetune` checkpoint was tuned on, for the tasks that
@@ -201,11 +202,17 @@ class PairedLM(LM):
             "backend": self.backend, "dtype": self.dtype or "as saved", "max_gen_cap": self.max_gen_cap}}
 
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
-        """(text cut at the first stop string, the token ids that make it) of each prompt."""
-        if not prompts:
-            return []
-        return [_cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok)
-                for ids in self.generator.generate(which, prompts, max_tokens, stop=until)]
+        """(text cut at the first stop string, the token ids that make it) of each prompt. Answers
+        are kept for the run: tasks that ask the same model the same prompt with the same settings
+        (token shift and pattern copy on just-eval, knowledge and borrowed tokens on PopQA) share
+        one generation."""
+        keys = [(which, p, max_tokens, tuple(until)) for p in prompts]
+        todo = list(dict.fromkeys(k for k in keys if k not in self._answers))
+        if todo:
+            got = self.generator.generate(which, [k[1] for k in todo], max_tokens, stop=until)
+            for k, ids in zip(todo, got, strict=True):
+                self._answers[k] = _cut_text(self.tok.decode(ids, skip_special_tokens=True), until, ids, self.tok)
+        return [self._answers[k] for k in keys]
 
     # --- lm-eval API --------------------------------------------------------------------------
     def apply_chat_template(self, chat_history, add_generation_prompt: bool = True) -> str:

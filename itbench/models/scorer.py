@@ -46,6 +46,44 @@ def _batch_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[
     return [logits[row, keep - len(r):keep] for row, r in enumerate(responses)]
 
 
+PREFIX_MIN = 64  # a shared prompt prefix at least this long is run once (an in-context prefix such as URIAL's)
+
+
+class SharedPrefix:
+    """The key/value cache of the prefix every prompt of a scoring call starts with (URIAL's
+    in-context examples before each query, ~500 Gemma tokens), computed once; each sequence then
+    runs only its own suffix on a copy of it, one at a time (no padding, so sliding-window layers
+    see the same distances). Used on the CPU, where the prefix would otherwise be most of the base's
+    forward passes; batched left-padded passes are the faster choice on a GPU."""
+
+    def __init__(self, model, prompts: Sequence[list[int]]):
+        import torch
+
+        n = 0
+        first = prompts[0] if prompts else []
+        while prompts and all(len(p) > n + 1 and p[n] == first[n] for p in prompts):  # each prompt keeps >= 1 token
+            n += 1
+        self.length, self.cache = n, None
+        if n >= PREFIX_MIN and len(prompts) > 1 and model.device.type == "cpu":
+            self.cache = model(input_ids=torch.tensor([first[:n]], device=model.device), use_cache=True).past_key_values
+
+    def logits(self, model, prompts: Sequence[list[int]], responses: Sequence[list[int]]):
+        """As _batch_logits, for prompts that start with the prefix."""
+        import copy
+
+        import torch
+
+        out = []
+        for p, r in zip(prompts, responses, strict=True):
+            seq = list(p[self.length:]) + list(r)
+            pos = torch.arange(self.length, self.length + len(seq), device=model.device)
+            logits = model(input_ids=torch.tensor([seq], device=model.device), past_key_values=copy.deepcopy(self.cache),
+                           position_ids=pos[None], cache_position=pos, use_cache=True,
+                           logits_to_keep=len(r) + 1).logits[0]
+            out.append(logits[:len(r)])
+        return out
+
+
 def _batches(prompts: Sequence[list[int]], responses: Sequence[list[int]], batch_size: int):
     """Index batches of similar total length (less padding)."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))
@@ -83,6 +121,7 @@ def token_shift_ids(tuned, base, tuned_prompts: Sequence[list[int]], base_prompt
 
     results: list[dict] = [None] * len(responses)  # type: ignore[list-item]
     with torch.no_grad():
+        shared = SharedPrefix(base, [base_prompts[i] for i, r in enumerate(responses) if r])
         for idx in _batches(base_prompts, responses, batch_size):
             todo = [i for i in idx if responses[i]]
             for i in set(idx) - set(todo):
@@ -91,7 +130,8 @@ def token_shift_ids(tuned, base, tuned_prompts: Sequence[list[int]], base_prompt
                 continue
             rs = [list(responses[i]) for i in todo]
             tl = _batch_logits(tuned, [tuned_prompts[i] for i in todo], rs, pad_id)
-            bl = _batch_logits(base, [base_prompts[i] for i in todo], rs, pad_id)
+            bp = [base_prompts[i] for i in todo]
+            bl = shared.logits(base, bp, rs) if shared.cache is not None else _batch_logits(base, bp, rs, pad_id)
             for i, t, b, r in zip(todo, tl, bl, rs, strict=True):
                 stats = position_stats_torch(t, b, r)
                 results[i] = {k: stats[k].tolist() for k in ("rank", "base_prob", "kl")}
