@@ -77,9 +77,9 @@ class SharedPrefix:
         for p, r in zip(prompts, responses, strict=True):
             seq = list(p[self.length:]) + list(r)
             pos = torch.arange(self.length, self.length + len(seq), device=model.device)
-            logits = model(input_ids=torch.tensor([seq], device=model.device), past_key_values=copy.deepcopy(self.cache),
-                           position_ids=pos[None], cache_position=pos, use_cache=True,
-                           logits_to_keep=len(r) + 1).logits[0]
+            logits = model(input_ids=torch.tensor([seq], device=model.device),
+                           past_key_values=copy.deepcopy(self.cache), position_ids=pos[None], cache_position=pos,
+                           use_cache=True, logits_to_keep=len(r) + 1).logits[0]
             out.append(logits[:len(r)])
         return out
 
