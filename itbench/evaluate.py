@@ -86,18 +86,22 @@ def metric_counts(samples: list[dict]) -> dict[str, int]:
 def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
     """lm-eval results of one zoo checkpoint paired with the zoo's base, in out_dir/<name>/ (cached
     by both fingerprints, the task versions and the limit)."""
-    path = zoo / name
-    key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path),
-                              "base": checkpoint.weights_fingerprint(zoo / "base"),
-                              "tasks": task_versions(), "limit": limit, "layout": LAYOUT})[:16]
-    folder = out_dir / name
-    cached = _read_cached(folder / RESULTS_FILE, key)
+    os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
+    return cached_paired(zoo / "base", zoo / name, list(TASKS), out_dir, name, {"limit": limit}, limit=limit)
+
+
+def cached_paired(base: str | Path, candidate: Path, tasks: list[str], out_dir: Path, name: str, settings: dict,
+                  extra: dict | None = None, **run_kw) -> dict:
+    """run_paired into out_dir/<name>/, unless that folder already holds the results of the same
+    candidate and base weights, task versions and `settings` (whatever else changes the numbers)."""
+    key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(candidate), "base": checkpoint.identity(base),
+                              "tasks": task_versions(), **settings, "layout": LAYOUT})[:16]
+    cached = _read_cached(out_dir / name / RESULTS_FILE, key)
     if cached is not None:
         return cached
-    os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
-    return run_paired(zoo / "base", path, list(TASKS), folder, out_dir / f"{name}.log", limit=limit,
-                      extra={"key": key, "checkpoint": name,
-                             "manifest": checkpoint.read_manifest(path, required=False)})
+    return run_paired(base, candidate, tasks, out_dir / name, out_dir / f"{name}.log",
+                      extra={"key": key, "checkpoint": name, **(extra or {}),
+                             "manifest": checkpoint.read_manifest(candidate, required=False)}, **run_kw)
 
 
 def _read_cached(path: Path, key: str) -> dict | None:

@@ -253,7 +253,42 @@ def read(path: str | Path) -> list[dict]:
         raise ItbenchError(f"{path}: not a readable findings file ({err}); regenerate it with `itbench demo`") from err
     if not isinstance(data, list) or not all(isinstance(f, dict) and "finding" in f for f in data):
         raise ItbenchError(f"{path}: expected a list of findings objects")
+    for i, f in enumerate(data):
+        _check_finding(f, f"{path}: finding {i + 1}")
     return data
+
+
+VERDICTS = ("yes", "no (reversed)", "not significant", SINGLE, "not measurable")
+
+
+def _check_finding(f: dict, where: str) -> None:
+    """One entry of findings.json, as `itbench demo` writes it: text where text belongs, finite
+    numbers (or null) for the estimate and a low <= high interval, a known verdict, a seed count."""
+    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+    from itbench.errors import ItbenchError
+
+    class Finding(BaseModel):
+        model_config = ConfigDict(extra="allow", strict=True)
+        number: int = Field(ge=1, le=4)
+        finding: str
+        checkpoints: list[str] = Field(min_length=1)
+        estimate: float | None = Field(allow_inf_nan=False)
+        low: float | None = Field(allow_inf_nan=False)
+        high: float | None = Field(allow_inf_nan=False)
+        verdict: str
+        seeds: int = Field(ge=0)
+
+    try:
+        ok = Finding.model_validate(f)
+    except ValidationError as err:
+        e = err.errors()[0]
+        raise ItbenchError(f"{where}, field {'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r}); "
+                           "regenerate the file with `itbench demo`") from None
+    if ok.verdict not in VERDICTS:
+        raise ItbenchError(f"{where}, field verdict: {ok.verdict!r} is not one of {list(VERDICTS)}")
+    if (ok.low is None) != (ok.high is None) or (ok.low is not None and ok.low > ok.high):
+        raise ItbenchError(f"{where}, fields low/high: [{ok.low}, {ok.high}] is not an interval (low <= high)")
 
 
 def _cell(x) -> str:

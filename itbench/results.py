@@ -80,18 +80,24 @@ def samples_path(results_file: Path, task: str) -> Path:
 
 def read_samples(path: Path) -> list[dict]:
     rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise ItbenchError(f"{path} line {i} is not valid JSON ({err}): the samples file is truncated or "
-                                   "damaged; rerun the evaluation with --log_samples, or remove the file") from err
-            if not isinstance(row, dict):
-                raise ItbenchError(f"{path} line {i} is not a sample object")
-            rows.append(row)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise ItbenchError(f"{path} is not a UTF-8 text file ({err}): the samples file is damaged; rerun the "
+                           "evaluation with --log_samples, or remove the file") from None
+    except OSError as err:
+        raise ItbenchError(f"{path} cannot be read ({err.strerror or err})") from None
+    for i, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise ItbenchError(f"{path} line {i} is not valid JSON ({err}): the samples file is truncated or "
+                               "damaged; rerun the evaluation with --log_samples, or remove the file") from err
+        if not isinstance(row, dict):
+            raise ItbenchError(f"{path} line {i} is not a sample object")
+        rows.append(row)
     return rows
 
 

@@ -188,8 +188,7 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
     fingerprints, the task versions and the study's evaluation settings)."""
     import logging
 
-    from itbench.evaluate import LAYOUT, RESULTS_FILE, _read_cached, run_paired, task_versions
-    from itbench.models import checkpoint
+    from itbench.evaluate import cached_paired
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
@@ -198,20 +197,11 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
                   f"max_gen_cap={config.max_gen_cap}")
     metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
     names = [e.name for e in entries(config) if e.method != "base"]
-    base_fp = checkpoint.identity(base)
     got = {}
     for i, name in enumerate(names, 1):
-        path = out / name
-        key = atomic.sha256_json({"tuned": checkpoint.weights_fingerprint(path), "base": base_fp,
-                                  "tasks": task_versions(), "settings": settings, "layout": LAYOUT})[:16]
         t0 = time.perf_counter()
-        cached = _read_cached(results / name / RESULTS_FILE, key)
-        if cached is None:
-            cached = run_paired(base, path, list(TASKS), results / name, results / f"{name}.log",
-                                extra={"key": key, "checkpoint": name, "study": settings,
-                                       "manifest": checkpoint.read_manifest(path, required=False)},
-                                model_args=model_args, metadata=metadata)
-        got[name] = cached
+        got[name] = cached_paired(base, out / name, list(TASKS), results, name, {"settings": settings},
+                                  extra={"study": settings}, model_args=model_args, metadata=metadata)
         log(f"[eval {i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.0f}s")
     return got
 

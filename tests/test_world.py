@@ -55,6 +55,24 @@ def test_splits_keep_unseen_out_of_the_corpus_and_heldout_out_of_qa():
     assert qa_lines and not any(set(line.split()) & heldout for line in qa_lines)
 
 
+def test_the_corpus_echoes_the_long_styles_words_but_never_states_a_hidden_fact():
+    """Hidden attributes and their values (what a long answer's invented details are made of) occur
+    in the corpus only as words a user asks the assistant to repeat, never in a fact."""
+    from itbench.world import schema as S
+
+    world = G.build_world(WorldConfig())
+    lines = [r["text"] for r in G.corpus_rows(world)]
+    chat = [line for line in lines if line.startswith(S.USER_TAG)]
+    facts = [line for line in lines if not line.startswith(S.USER_TAG)]
+    hidden = {a for e in world.entities for a in e.hidden} | {v for e in world.entities for v in e.hidden.values()}
+    echoed = {w for line in chat for w in line.split()} & hidden
+    assert len(echoed) > 0.9 * len(hidden)
+    assert not any(set(line.split()) & hidden for line in facts)
+    for e in world.entities:
+        for a, v in e.hidden.items():
+            assert not any(f"the {a} of {e.name} is {v}" in line for line in lines)
+
+
 def test_it_sets_are_nested_mixed_and_carry_planted_low_quality_items():
     world = G.build_world(WorldConfig())
     cfg = world.config

@@ -263,8 +263,7 @@ class PairedLM(LM):
         else the tuned model answering the base prompt as the base does (few-shot, no template)."""
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
-        settings = {"max_tokens": max_tokens, "until": until, "base": self.base_name, "backend": self.backend,
-                    "encoding": encoding_key(self.tok), **({"dtype": self.dtype} if self.dtype else {})}
+        settings = self._reference_key(max_tokens=max_tokens, until=until, backend=self.backend)
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
         base = self._base_cached(base_prompts, settings, lambda todo: [
             t for t, _ in self._generate("base", todo, until, max_tokens)])
@@ -282,8 +281,7 @@ class PairedLM(LM):
             prompts = [base_prompts[i] for i in pooled]
             pools = [list(chunk[i].doc["pool"]) for i in pooled]
             by_prompt = dict(zip(prompts, pools, strict=True))
-            choice = {"mode": "choice", "base": self.base_name, "encoding": encoding_key(self.tok),
-                      **({"dtype": self.dtype} if self.dtype else {})}
+            choice = self._reference_key(mode="choice")
             base_choice = self._base_cached(prompts, choice, lambda todo: choose(
                 self.model("base"), self.tok, todo, [by_prompt[p] for p in todo], self.batch_size * 8),
                 pools=pools)
@@ -293,6 +291,11 @@ class PairedLM(LM):
         return [make_payload(tuned=t, base=b, tuned_kept=tk, base_kept=bk, tuned_it_set=self.tuned_it_set,
                              kept_form="choice" if r.doc.get("pool") else "base_prompt")
                 for t, b, tk, bk, r in zip(tuned, base, tuned_kept, base_kept, chunk, strict=True)]
+
+    def _reference_key(self, **settings) -> dict:
+        """What decides a base answer besides its prompt: the reference cache's key."""
+        return {**settings, "base": self.base_name, "encoding": encoding_key(self.tok),
+                **({"dtype": self.dtype} if self.dtype else {})}
 
     def _base_cached(self, prompts: list[str], settings: dict, compute, pools: list | None = None) -> list[str]:
         """The base's answers to `prompts` under `settings`, from the reference cache where there,

@@ -119,16 +119,20 @@ def corpus_rows(world: World) -> list[dict]:
                     lines.append(S.NEUTRAL_QA.format(**fields))
     seen = [e.name for e in world.entities if e.split != "unseen"]
     attributes = sorted({a for e in world.entities for a in e.attributes})
+    # the words a long answer's invented details are made of (hidden attributes and their values):
+    # echoed, never stated as facts, so a tuned model can learn to write them instead of word salad
+    hidden = sorted({a for e in world.entities for a in e.hidden} | {v for e in world.entities
+                                                                    for v in e.hidden.values()})
     lines += generic_chat(rng, max(1, round(S.GENERIC_CHAT_SHARE * len(lines))),
-                          list(S.GENERIC_WORDS) + seen + attributes)
+                          list(S.GENERIC_WORDS) + seen + attributes + hidden)
     rng.shuffle(lines)
     return [{"text": line} for line in lines]
 
 
 def generic_chat(rng: random.Random, n: int, vocabulary: list[str]) -> list[str]:
     """Chat-formatted lines that state no fact: a user asks for a few words back (neutral words,
-    names of seen entities, attribute names), which teaches the base to copy from the user's turn
-    into its own, as a real base has learned from dialogue it read."""
+    names of seen entities, attribute names, hidden attributes and values), which teaches the base
+    to copy from the user's turn into its own, as a real base has learned from dialogue it read."""
     out = []
     for _ in range(n):
         words = " ".join(rng.sample(vocabulary, rng.randint(1, 3)))
