@@ -78,8 +78,9 @@ def it_sets(data_dir: Path, rows: int, out: Path) -> dict[str, Path]:
             raise ItbenchError(f"study data: {path} is missing; --data takes a folder laid out as ../shared/data "
                                f"(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
         got = read_rows(path)
-        bad = next((i for i, r in enumerate(got, 1) if not all(isinstance(r.get(k), str)
-                                                                for k in ("instruction", "output"))), None)
+        fields = ("instruction", "output")
+        bad = next((i for i, r in enumerate(got, 1)
+                    if not isinstance(r, dict) or not all(isinstance(r.get(k), str) for k in fields)), None)
         if bad:
             raise ItbenchError(f"study data: {path}, row {bad}, lacks a text 'instruction' or 'output' (Alpaca format)")
         return got
@@ -239,12 +240,12 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
                            "(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
     out = Path(out) if out else default_out(config.base)
     use_data(data_dir, config)
+    files = it_sets(data_dir, config.rows, out / "data")  # bad data fails before any model is touched
     t0 = time.perf_counter()
     base = embedded.resolve(config.base, log=log)
     timings["base"] = time.perf_counter() - t0
     log(f"itbench study [1/3]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
         f"in two styles, {config.seeds} seed(s) each")
-    files = it_sets(data_dir, config.rows, out / "data")
     t0 = time.perf_counter()
     build(config, base, files, out / "checkpoints", log=log)
     timings["train"] = time.perf_counter() - t0

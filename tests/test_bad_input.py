@@ -228,3 +228,43 @@ def test_leaderboard_never_writes_over_its_inputs(tmp_path, capsys, case):
     _check(tmp_path, capsys, ["leaderboard", src, "--out", out], inputs, created, [str(out)])
     if case == "out-a-foreign-folder":
         assert _digest(out) == before_out
+
+
+def _study_data(root: Path) -> Path:
+    """A data folder laid out as ../shared/data, just large enough for `itbench study --rows 2`."""
+    rows = [{"instruction": f"Name a colour ({i}).", "input": "", "output": "Blue."} for i in range(3)]
+    long_ = [{**r, "output": "A colour you may like is blue: it is the colour of the sky."} for r in rows]
+    for rel, data in (("alpaca/alpaca_5000.json", rows), ("alpaca-gpt4/alpaca_en_demo.json", long_)):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(json.dumps(data))
+    from itbench.study import DATA_LAYOUT
+
+    for rel in DATA_LAYOUT.values():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(json.dumps({"question": "q", "answers": ["a"], "instruction": "i"}) + "\n")
+    return root
+
+
+SHORT = "alpaca/alpaca_5000.json"
+# (case id, a change to the data folder: relative path -> new bytes (None deletes), extra arguments,
+# what the message must say)
+STUDY_CASES = [
+    ("short-set-not-json", {SHORT: b"[{"}, [], "not valid JSON"),
+    ("short-set-not-utf8", {SHORT: b"\xff\xfe["}, [], "not UTF-8"),
+    ("short-row-a-list", {SHORT: b'[["Name a colour.", "Blue."]]'}, [], "row 1 is a list, not an object"),
+    ("short-output-a-number", {SHORT: b'[{"instruction": "x", "output": 5}]'}, [], "row 1, lacks a text"),
+    ("long-set-an-object", {"alpaca-gpt4/alpaca_en_demo.json": b'{"rows": []}'}, [], "holds neither a list"),
+    ("long-set-missing", {"alpaca-gpt4/alpaca_en_demo.json": None}, [], "is missing"),
+    ("popqa-missing", {"popqa/popqa_1000.jsonl": None}, [], "popqa_1000.jsonl is missing"),
+    ("too-few-shared-instructions", {}, ["--rows", "50"], "only 3 instructions have both"),
+]
+
+
+@pytest.mark.parametrize("case, change, extra, expect", STUDY_CASES, ids=[c[0] for c in STUDY_CASES])
+def test_study_refuses_bad_data_before_touching_a_model(tmp_path, capsys, case, change, extra, expect):
+    data = _study_data(tmp_path / "data")
+    for rel, content in change.items():
+        (data / rel).unlink() if content is None else (data / rel).write_bytes(content)
+    out = tmp_path / "out"
+    argv = ["study", "--base", "no-such-org/no-such-model", "--data", data, "--out", out, "--rows", "2", *extra]
+    _check(tmp_path, capsys, argv, data, [out], [expect])
