@@ -21,6 +21,7 @@ from tests.fake_results import B, K, T, good_metrics, mean_se, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
+MARKER = '<img src=x onerror="window.__itbench_pwned=1"><script>window.__itbench_pwned=2</script>'  # sets a marker if it runs
 
 
 def _zoo_like(tmp_path: Path) -> Path:
@@ -176,7 +177,9 @@ def check_page(page_file: Path, screenshot: Path | None = None) -> dict:
                     "plot_names": page.eval_on_selector_all("svg.plot", "els => els.map(e => e.dataset.plot)"),
                     "plot_sizes": page.eval_on_selector_all("svg.plot", "els => els.map(e => e.getBoundingClientRect()"
                                                             ".height)"),
-                    "marks": page.locator("section.cases:not([hidden]) mark").count()}
+                    "marks": page.locator("section.cases:not([hidden]) mark").count(),
+                    # a payload in a name or an output would set this marker if it ran
+                    "payload_ran": page.evaluate("() => window.__itbench_pwned !== undefined")}
             header = page.locator("table.board").first.locator("th", has_text="retention")
             if header.count():
                 header.first.click()
@@ -201,15 +204,15 @@ def check_page(page_file: Path, screenshot: Path | None = None) -> dict:
 def test_page_renders_every_row_and_plot_in_chromium(tmp_path):
     _browser_or_skip()
     results = _zoo_like(tmp_path)
-    write_run(results / "evil", tuned=EVIL, tuned_id="e" * 16, metrics=good_metrics(),
+    write_run(results / "evil", tuned=EVIL, tuned_id="e" * 16, metrics=good_metrics(), method=MARKER,
               samples={B: [{"borrowed_rate_tuned": 1.0, "borrowed_rate_base": 0.0,
                             "borrowed_cases_tuned": {"question": EVIL, "response": f"{EVIL} Ulm", "span": "Ulm",
-                                                     "source_id": "1", "source_instruction": EVIL,
-                                                     "source_response": "Ulm"}}] * 2})
+                                                     "source_id": "1", "source_instruction": MARKER,
+                                                     "source_response": f"Ulm {MARKER}"}}] * 2})
     out = tmp_path / "board"
     assert cli.main(["leaderboard", str(results), "--out", str(out)]) == 0
     info = check_page(out / "index.html", tmp_path / "page.png")
-    assert info["errors"] == []
+    assert info["errors"] == [] and not info["payload_ran"]
     assert info["rows"] == 9
     # per base: token-shift classes, KL by position, retention/forgetting, three scaling plots (the
     # second base has one checkpoint: no scaling series, so its scaling plots are left out)
