@@ -28,10 +28,14 @@ def _visible(m: re.Match) -> str:
 
 
 def csv_cell(value):
-    """A CSV cell a spreadsheet will not run as a formula (OWASP: a leading = + - @ tab or CR)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    """A CSV cell a spreadsheet will not run as a formula (OWASP: a leading = + - @ tab or CR), and
+    that cannot start a row of its own: a carriage return inside a cell is shown as \\r (the writer
+    ends lines with \\n and so quotes only cells holding one; a bare CR would end the row for a
+    reader, and what follows it, "=1", would start the next one)."""
+    if not isinstance(value, str):
+        return value
+    quoted = "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return quoted.replace("\r", "\\r")
 
 
 def xml_text(text) -> str:

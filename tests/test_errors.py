@@ -130,3 +130,41 @@ def test_an_adapter_without_manifest_is_checked_against_the_base_by_shapes_and_t
     (adapter / "adapter_model.safetensors").write_bytes(b"\x00" * 12)
     with pytest.raises(ItbenchError, match="not a readable safetensors file"):
         checkpoint.check_adapter_base(adapter, tmp_path / "base")
+
+
+class _Payload:
+    """A pickle that writes a file when unpickled: what a hostile pytorch_model.bin can do."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
+    def __reduce__(self):
+        return (exec, (f"open({self.target!r}, 'w').write('ran')",))
+
+
+def test_a_pickled_checkpoint_cannot_run_code_and_remote_code_is_off(tmp_path):
+    """A local checkpoint is read from safetensors only: a folder whose weights are a pickle
+    (pytorch_model.bin, which can run code when unpickled) is refused and the payload never runs;
+    a config asking for remote code (auto_map) is not obeyed."""
+    import torch
+
+    from itbench.world.tokenizer import build_tokenizer
+
+    tok = build_tokenizer(["one small vocabulary ."])
+    folder = tmp_path / "hostile"
+    _llama(folder, tok, 32, 1)
+    safe = (folder / "model.safetensors").read_bytes()
+    (folder / "model.safetensors").unlink()
+    marker = tmp_path / "ran.txt"
+    torch.save({"model.embed_tokens.weight": _Payload(marker)}, folder / "pytorch_model.bin")
+    with pytest.raises(ItbenchError, match="holds no weights \\(model.safetensors"):
+        checkpoint.load_model(folder)
+    assert not marker.exists(), "the pickle payload ran"
+    (folder / "pytorch_model.bin").unlink()
+    (folder / "model.safetensors").write_bytes(safe)
+    config = json.loads((folder / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "evil.EvilModel", "AutoConfig": "evil.EvilConfig"}
+    (folder / "config.json").write_text(json.dumps(config))
+    (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    model = checkpoint.load_model(folder)
+    assert type(model).__name__ == "LlamaForCausalLM" and not marker.exists(), "remote code ran"

@@ -21,7 +21,7 @@ from tests.fake_results import B, K, T, good_metrics, mean_se, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
 EVIL = '<script>alert("x")</script>'
-MARKER = '<img src=x onerror="window.__itbench_pwned=1"><script>window.__itbench_pwned=2</script>'  # sets a marker if it runs
+MARKER = '<img src=x onerror="window.__itbench_pwned=1"><script>window.__itbench_pwned=2</script>'  # runs => marker
 
 
 def _zoo_like(tmp_path: Path) -> Path:
@@ -282,3 +282,28 @@ def test_a_manifest_field_cannot_smuggle_markup_into_the_page(tmp_path, capsys):
     assert cli.main(["leaderboard", str(results), "--out", str(tmp_path / "board")]) == 2
     err = capsys.readouterr().err
     assert "it_set.trained_rows" in err and not (tmp_path / "board").exists()
+
+
+def test_csv_cells_that_a_spreadsheet_would_run_are_neutralised(tmp_path):
+    """OWASP CSV injection: a name starting with = + - @ (or a tab / carriage return) is written with a
+    leading quote, so a spreadsheet shows it as text instead of running it as a formula."""
+    import csv
+
+    for i, name in enumerate(['=HYPERLINK("http://x","y")', "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]):
+        write_run(tmp_path / "r" / f"x{i}", tuned=name, tuned_id=f"{i:x}" * 16, metrics=good_metrics())
+    out = tmp_path / "board"
+    assert cli.main(["leaderboard", str(tmp_path / "r"), "--out", str(out)]) == 0
+    with open(out / "leaderboard.csv", newline="") as f:
+        rows = list(csv.reader(f))
+    assert len(rows) == 1 + 1 + 6  # header, base, six checkpoints: a carriage return starts no row
+    cells = [c for row in rows for c in row]
+    assert not any(c[:1] in ("=", "+", "-", "@", "\t", "\r") for c in cells if c and not _is_number(c))
+    assert "'=HYPERLINK(\"http://x\",\"y\")" in cells
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
