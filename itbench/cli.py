@@ -160,7 +160,7 @@ def cmd_findings(args) -> int:
         return 0
     path = Path(args.readme)
     try:
-        text = findings.sync_readme(path.read_text(encoding="utf-8"), found)
+        text = findings.sync_readme(path.read_text(encoding="utf-8"), found, source=args.file)
     except (OSError, ValueError) as err:
         raise ItbenchError(f"{path}: {err}") from err
     atomic.write_text(path, text)

@@ -335,12 +335,23 @@ def compare(a: list[dict], b: list[dict]) -> dict:
     return {"same": same, "differ": differ, "reversed": reversed_, "missing": missing}
 
 
-BEGIN, END = "<!-- findings:begin (generated from leaderboard/findings.json) -->", "<!-- findings:end -->"
+END = "<!-- findings:end -->"
 
 
-def sync_readme(readme: str, findings: list[dict]) -> str:
-    """The README text with its findings section replaced by the findings' rendering."""
-    start, stop = readme.find(BEGIN), readme.find(END)
+def begin_marker(source: str = "leaderboard/findings.json") -> str:
+    """Where a README's findings section generated from `source` starts (a README may hold one
+    section per findings file: the world's and a real model's)."""
+    return f"<!-- findings:begin (generated from {source}) -->"
+
+
+BEGIN = begin_marker()
+
+
+def sync_readme(readme: str, findings: list[dict], source: str = "leaderboard/findings.json") -> str:
+    """The README text with the findings section of `source` replaced by the findings' rendering."""
+    begin = begin_marker(source)
+    start = readme.find(begin)
+    stop = readme.find(END, start)
     if start < 0 or stop < start:
-        raise ValueError(f"the README has no findings section: put {BEGIN} and {END} where it goes")
-    return readme[:start + len(BEGIN)] + "\n" + render_markdown(findings) + readme[stop:]
+        raise ValueError(f"the README has no findings section for {source}: put {begin} and {END} where it goes")
+    return readme[:start + len(begin)] + "\n" + render_markdown(findings) + readme[stop:]

@@ -152,7 +152,7 @@ def test_findings_refuses_a_bad_findings_file_and_leaves_the_readme(tmp_path, ca
     path = data / "findings.json"
     path.write_bytes(change if isinstance(change, bytes) else json.dumps([{**GOOD_FINDING, **change}]).encode())
     readme = data / "README.md"
-    readme.write_text("# x\n<!-- findings:begin -->\nold\n<!-- findings:end -->\n")
+    readme.write_text(f"# x\n<!-- findings:begin (generated from {path}) -->\nold\n<!-- findings:end -->\n")
     _check(tmp_path, capsys, ["findings", path, "--readme", readme], data, [], [str(path), expect])
 
 

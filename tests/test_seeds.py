@@ -136,6 +136,11 @@ def test_findings_render_and_sync_into_a_readme():
     assert "old" not in synced and md in synced and synced.endswith(f"{findings.END}\nrest\n")
     with pytest.raises(ValueError):
         findings.sync_readme("no markers", fs)
+    two = f"{findings.BEGIN}\nold1\n{findings.END}\nmid\n{findings.begin_marker('b/f.json')}\nold2\n{findings.END}\n"
+    first = findings.sync_readme(two, fs)
+    assert "old1" not in first and "old2" in first  # each section is its own file's
+    both = findings.sync_readme(first, fs, source="b/f.json")
+    assert "old2" not in both and both.count(md) == 2 and "\nmid\n" in both
 
 
 def test_readme_findings_are_the_committed_findings_json():
@@ -145,8 +150,9 @@ def test_readme_findings_are_the_committed_findings_json():
 
     root = Path(__file__).resolve().parents[1]
     readme = (root / "README.md").read_text(encoding="utf-8")
-    found = findings.read(root / "leaderboard" / "findings.json")
-    assert found and findings.sync_readme(readme, found) == readme
+    for source in ("leaderboard/findings.json", "leaderboard/gemma-3-270m/findings.json"):  # world, real LM
+        found = findings.read(root / source)
+        assert found and findings.sync_readme(readme, found, source=source) == readme, source
 
 
 def test_two_findings_files_compare_by_verdict(tmp_path, capsys):
