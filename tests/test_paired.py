@@ -246,3 +246,17 @@ def test_a_shared_prompt_prefix_is_run_once_with_the_same_logits():
     for g, r, resp in zip(got, ref, responses, strict=True):
         assert g.shape == r.shape == (len(resp), 300)
         assert torch.allclose(g, r, atol=1e-4)
+
+
+def test_scoring_batches_hold_a_bounded_share_of_logits():
+    """64 answers of 192 tokens at Gemma's 262k vocabulary are 13 GB of float32 logits per model
+    (a study at batch 64 was killed for memory): batches stop growing at LOGITS_BUDGET."""
+    from itbench.models.scorer import LOGITS_BUDGET, _batches
+
+    prompts = [[1] * (10 + i % 7) for i in range(64)]
+    responses = [[2] * (50 + 3 * i) for i in range(64)]
+    batches = _batches(prompts, responses, 64, vocab=262144)
+    assert sorted(i for b in batches for i in b) == list(range(64)) and len(batches) > 1
+    for b in batches:
+        assert len(b) == 1 or len(b) * max(len(responses[i]) + 1 for i in b) * 262144 * 4 <= LOGITS_BUDGET
+    assert len(_batches(prompts, responses, 64)) == 1  # no vocabulary given: the batch size alone

@@ -84,10 +84,28 @@ class SharedPrefix:
         return out
 
 
-def _batches(prompts: Sequence[list[int]], responses: Sequence[list[int]], batch_size: int):
-    """Index batches of similar total length (less padding)."""
+LOGITS_BUDGET = 2**30  # bytes of float32 logits one batch may hold per model
+
+
+def _batches(prompts: Sequence[list[int]], responses: Sequence[list[int]], batch_size: int,
+             vocab: int | None = None):
+    """Index batches of similar total length (less padding). With `vocab`, a batch also stops
+    growing before its response logits (sequences x longest response x vocab, float32) pass
+    LOGITS_BUDGET: at Gemma's 262k vocabulary 64 answers of 192 tokens would be 13 GB a model."""
     order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) + len(responses[i]))
-    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+    batches, cur, longest = [], [], 0
+    for i in order:
+        grow = max(longest, len(responses[i]) + 1)
+        if cur and (len(cur) >= batch_size or (vocab and (len(cur) + 1) * grow * vocab * 4 > LOGITS_BUDGET)):
+            batches.append(cur)
+            cur, grow = [], len(responses[i]) + 1
+        cur.append(i)
+        longest = grow
+    return batches + ([cur] if cur else [])
+
+
+def _vocab(model) -> int:
+    return model.get_output_embeddings().weight.shape[0]
 
 
 def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequence[list[int]], pad_id: int,
@@ -98,7 +116,7 @@ def teacher_forced_logits(model, prompts: Sequence[list[int]], responses: Sequen
 
     out: list[np.ndarray] = [None] * len(prompts)  # type: ignore[list-item]
     with torch.no_grad():
-        for idx in _batches(prompts, responses, batch_size):
+        for idx in _batches(prompts, responses, batch_size, _vocab(model)):
             todo = [i for i in idx if responses[i]]
             for i in set(idx) - set(todo):
                 out[i] = np.zeros((0, 0), dtype=np.float32)
@@ -122,7 +140,7 @@ def token_shift_ids(tuned, base, tuned_prompts: Sequence[list[int]], base_prompt
     results: list[dict] = [None] * len(responses)  # type: ignore[list-item]
     with torch.no_grad():
         shared = SharedPrefix(base, [base_prompts[i] for i, r in enumerate(responses) if r])
-        for idx in _batches(base_prompts, responses, batch_size):
+        for idx in _batches(base_prompts, responses, batch_size, _vocab(base)):
             todo = [i for i in idx if responses[i]]
             for i in set(idx) - set(todo):
                 results[i] = {"rank": [], "base_prob": [], "kl": []}
