@@ -106,3 +106,23 @@ def test_the_response_loss_is_the_models_own_loss_with_the_head_only_where_neede
     zero = response_loss(model, ids, mask, nothing)
     zero.backward()
     assert float(zero.detach()) == 0.0
+
+
+def test_the_lm_head_of_a_frozen_model_gets_a_contiguous_input(tiny_zoo):
+    """torch's linear on a non-contiguous 3-D input with a frozen weight copies the weight once per
+    row (seconds and gigabytes at a 262k vocabulary): every loaded model's head gets a contiguous
+    input, also under a LoRA adapter (frozen base) and after merging it."""
+    import torch
+
+    from itbench.models import checkpoint
+
+    model = checkpoint.load_model(tiny_zoo["dir"] / "base", adapter=tiny_zoo["dir"] / "lora-short-4x")
+    merged = model.merge_and_unload()
+    head = merged.get_output_embeddings()
+    assert not head.weight.requires_grad  # the case that takes torch's slow path
+    seen = []
+    head.register_forward_hook(lambda module, args, out: seen.append(args[0].is_contiguous()))
+    ids = torch.tensor([[1, 5, 6, 7, 8], [1, 8, 7, 6, 5]])  # two rows: the sliced view is non-contiguous
+    with torch.no_grad():
+        merged(input_ids=ids, logits_to_keep=1)
+    assert seen == [True]

@@ -211,7 +211,22 @@ def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtyp
             raise ItbenchError(f"adapter {adapter} does not fit base {src} ({str(err).splitlines()[0]}): "
                                "pass the adapter's own base") from err
     model.eval()
+    contiguous_head_input(model)
     return model
+
+
+def contiguous_head_input(model) -> None:
+    """Hand the LM head a contiguous input. transformers slices the last hidden state
+    (`logits_to_keep`), a non-contiguous view, and torch's linear on such a 3-D input with a weight
+    that does not require grad (a frozen base under a LoRA adapter, or merged from one) expands the
+    weight into a batched copy: at Gemma's 262k vocabulary 12 s and 5 GB per call at batch 16
+    instead of 0.02 s (measured with torch 2.13 on this CPU; a study at batch 64 ran out of 24 GB).
+    A copy of the few kept positions costs nothing."""
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    if head is not None and not getattr(head, "_itbench_contiguous", False):
+        head.register_forward_pre_hook(lambda module, args: tuple(a.contiguous() if hasattr(a, "contiguous") else a
+                                                                  for a in args))
+        head._itbench_contiguous = True
 
 
 def load_tokenizer(path_or_name: str | Path):
