@@ -235,6 +235,21 @@ def test_committed_leaderboard_renders_in_chromium(tmp_path):
     assert len(info["plot_names"]) == 6
 
 
+def test_committed_gemma_study_leaderboard_renders_in_chromium(tmp_path):
+    """leaderboard/gemma-3-270m, written by `itbench study` on the real model: every checkpoint of
+    the family and its base, the plots, no console error, generated findings."""
+    _browser_or_skip()
+    from itbench import findings
+
+    board = ROOT / "leaderboard" / "gemma-3-270m"
+    data = json.loads((board / "leaderboard.json").read_text())
+    assert "do not edit by hand" in data["meta"]["note"] and "itbench study" in data["meta"]["note"]
+    info = check_page(board / "index.html", tmp_path / "gemma.png")
+    assert info["errors"] == [] and info["rows"] == len(data["rows"]) == 1 + 7
+    assert {"token-shift-classes", "kl-position", "retention-forgetting"} <= set(info["plot_names"])
+    assert {f["number"] for f in findings.read(board / "findings.json")} == {1, 2, 3, 4}
+
+
 def test_two_bases_with_one_name_stay_apart(tmp_path):
     write_run(tmp_path / "r" / "a", tuned="lora-a", tuned_id="1" * 16, base="/zoo1/base", base_id="a" * 16,
               metrics=good_metrics())
