@@ -81,7 +81,7 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     zoo = tiny_zoo["dir"]
     board = tmp_path / "board"
     assert cli.main(["demo", "--tiny", "--world", str(tiny_world), "--out", str(zoo), "--leaderboard",
-                     str(board), "--limit", "3", "--seeds", "2"]) == 0
+                     str(board), "--limit", "8", "--seeds", "2"]) == 0
     out = capsys.readouterr().out
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html"), "causal check"):
         assert step in out
