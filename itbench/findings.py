@@ -21,6 +21,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from itbench import stats
 from itbench.metrics import table
 from itbench.results import Run, stderr, value
@@ -261,26 +263,27 @@ def read(path: str | Path) -> list[dict]:
 VERDICTS = ("yes", "no (reversed)", "not significant", SINGLE, "not measurable")
 
 
-def _check_finding(f: dict, where: str) -> None:
+class _Finding(BaseModel):
     """One entry of findings.json, as `itbench demo` writes it: text where text belongs, finite
-    numbers (or null) for the estimate and a low <= high interval, a known verdict, a seed count."""
-    from pydantic import BaseModel, ConfigDict, Field, ValidationError
+    numbers (or null) for the estimate and interval, a seed count."""
 
+    model_config = ConfigDict(extra="allow", strict=True)
+    number: int = Field(ge=1, le=4)
+    finding: str
+    checkpoints: list[str] = Field(min_length=1)
+    estimate: float | None = Field(allow_inf_nan=False)
+    low: float | None = Field(allow_inf_nan=False)
+    high: float | None = Field(allow_inf_nan=False)
+    verdict: str
+    seeds: int = Field(ge=0)
+
+
+def _check_finding(f: dict, where: str) -> None:
+    """An entry checked against _Finding, with a known verdict and low <= high."""
     from itbench.errors import ItbenchError
 
-    class Finding(BaseModel):
-        model_config = ConfigDict(extra="allow", strict=True)
-        number: int = Field(ge=1, le=4)
-        finding: str
-        checkpoints: list[str] = Field(min_length=1)
-        estimate: float | None = Field(allow_inf_nan=False)
-        low: float | None = Field(allow_inf_nan=False)
-        high: float | None = Field(allow_inf_nan=False)
-        verdict: str
-        seeds: int = Field(ge=0)
-
     try:
-        ok = Finding.model_validate(f)
+        ok = _Finding.model_validate(f)
     except ValidationError as err:
         e = err.errors()[0]
         raise ItbenchError(f"{where}, field {'.'.join(map(str, e['loc']))}: {e['msg']} (got {e.get('input')!r}); "
