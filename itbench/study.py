@@ -13,6 +13,7 @@ own IT set) and writes a leaderboard folder with findings.json. Every step is ca
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -207,18 +208,29 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
     return got
 
 
-def use_data(data_dir: Path | None, config: StudyConfig) -> None:
-    """Point the real-data tasks at a local copy laid out as ../shared/data (offline machines)."""
-    if data_dir is None:
-        return
-    for var, rel in DATA_LAYOUT.items():
+@contextlib.contextmanager
+def use_data(data_dir: Path, config: StudyConfig):
+    """Point the real-data tasks at a local copy laid out as ../shared/data (offline machines) for
+    the length of one study: `--data` wins over the environment, and the environment is restored
+    afterwards (a second study in the same process reads its own data, not the first one's)."""
+    for rel in DATA_LAYOUT.values():
         if not (data_dir / rel).is_file():
             raise ItbenchError(f"study data: {data_dir / rel} is missing (--data takes a folder laid out as "
                                "../shared/data)")
-        os.environ.setdefault(var, str(data_dir / rel))
+    wanted = {var: str(data_dir / rel) for var, rel in DATA_LAYOUT.items()}
     prompt = data_dir / config.urial_prompt
     if prompt.is_file():
-        os.environ.setdefault("ITBENCH_URIAL_PROMPT", str(prompt))
+        wanted["ITBENCH_URIAL_PROMPT"] = str(prompt)
+    before = {var: os.environ.get(var) for var in wanted}
+    os.environ.update(wanted)
+    try:
+        yield
+    finally:
+        for var, value in before.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
 
 
 def default_out(base: str) -> Path:
@@ -239,24 +251,24 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
         raise ItbenchError("itbench study needs its data: --data DIR, a folder laid out as ../shared/data "
                            "(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
     out = Path(out) if out else default_out(config.base)
-    use_data(data_dir, config)
-    files = it_sets(data_dir, config.rows, out / "data")  # bad data fails before any model is touched
-    t0 = time.perf_counter()
-    base = embedded.resolve(config.base, log=log)
-    timings["base"] = time.perf_counter() - t0
-    log(f"itbench study [1/3]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
-        f"in two styles, {config.seeds} seed(s) each")
-    t0 = time.perf_counter()
-    build(config, base, files, out / "checkpoints", log=log)
-    timings["train"] = time.perf_counter() - t0
-    log("itbench study [2/3]: the real-data suite, every checkpoint paired with the base")
-    t0 = time.perf_counter()
-    results = evaluate(config, base, out / "checkpoints", out / "results", log=log)
-    timings["evaluate"] = time.perf_counter() - t0
-    board_dir = Path(leaderboard) if leaderboard else out / "leaderboard"
-    log(f"itbench study [3/3]: the leaderboard -> {board_dir}")
-    publish.publish([out / "results"], board_dir, command, log=log)
-    timings["total"] = time.perf_counter() - t_start
+    with use_data(data_dir, config):
+        files = it_sets(data_dir, config.rows, out / "data")  # bad data fails before any model is touched
+        t0 = time.perf_counter()
+        base = embedded.resolve(config.base, log=log)
+        timings["base"] = time.perf_counter() - t0
+        log(f"itbench study [1/3]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
+            f"in two styles, {config.seeds} seed(s) each")
+        t0 = time.perf_counter()
+        build(config, base, files, out / "checkpoints", log=log)
+        timings["train"] = time.perf_counter() - t0
+        log("itbench study [2/3]: the real-data suite, every checkpoint paired with the base")
+        t0 = time.perf_counter()
+        results = evaluate(config, base, out / "checkpoints", out / "results", log=log)
+        timings["evaluate"] = time.perf_counter() - t0
+        board_dir = Path(leaderboard) if leaderboard else out / "leaderboard"
+        log(f"itbench study [3/3]: the leaderboard -> {board_dir}")
+        publish.publish([out / "results"], board_dir, command, log=log)
+        timings["total"] = time.perf_counter() - t_start
     record = {"config": asdict(config), "base": base, "data": str(data_dir), "checkpoints": sorted(results),
               "seconds": {k: round(v, 1) for k, v in timings.items()}}
     atomic.write_json(out / "study.json", record)

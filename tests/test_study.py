@@ -5,6 +5,7 @@ documents per task, the leaderboard and the gate)."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,30 @@ def test_spread_is_an_even_subset_of_the_whole_set():
     assert spread(rows, None) == rows and spread(rows, 5000) == rows
     with pytest.raises(ItbenchError, match="at least one row"):
         spread(rows, 0)
+
+
+def test_the_data_folder_is_used_for_one_study_and_the_environment_restored(tmp_path, monkeypatch):
+    """`--data` points the real-data tasks at its files for one study only: a study that refused its
+    data (or finished) must not leave its files to the next study in the same process."""
+    from itbench.study import DATA_LAYOUT, use_data
+
+    monkeypatch.setenv("ITBENCH_POPQA", "/somewhere/else.jsonl")
+    monkeypatch.delenv("ITBENCH_TRIVIAQA", raising=False)
+    for rel in DATA_LAYOUT.values():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("{}\n")
+    config = StudyConfig(base="b")
+    with pytest.raises(RuntimeError, match="inside"):
+        with use_data(tmp_path, config):
+            assert os.environ["ITBENCH_POPQA"] == str(tmp_path / DATA_LAYOUT["ITBENCH_POPQA"])  # --data wins
+            assert os.environ["ITBENCH_TRIVIAQA"] == str(tmp_path / DATA_LAYOUT["ITBENCH_TRIVIAQA"])
+            raise RuntimeError("a failure inside the study")
+    assert os.environ["ITBENCH_POPQA"] == "/somewhere/else.jsonl" and "ITBENCH_TRIVIAQA" not in os.environ
+    (tmp_path / DATA_LAYOUT["ITBENCH_TRIVIAQA"]).unlink()
+    with pytest.raises(ItbenchError, match="triviaqa_sm_sub.jsonl is missing"):
+        with use_data(tmp_path, config):
+            pass
+    assert os.environ["ITBENCH_POPQA"] == "/somewhere/else.jsonl"
 
 
 def test_the_style_pair_answers_the_same_instructions(tmp_path):
