@@ -128,7 +128,8 @@ def load_it_set(source: str | os.PathLike, instruction_field: str = "instruction
     return rows
 
 
-def _identity(source: str) -> tuple:
+def identity(source: str) -> tuple:
+    """What tells a file's content apart cheaply (path, size, mtime), for per-process memos."""
     p = Path(source).expanduser()
     if p.is_file():
         st = p.stat()
@@ -138,7 +139,7 @@ def _identity(source: str) -> tuple:
 
 def it_set_rows(source: str, instruction_field: str = "instruction", response_field: str = "response") -> list[dict]:
     """An IT set's rows, read once per process while the file is unchanged."""
-    return _it_set_rows(_identity(str(source)), str(source), instruction_field, response_field)
+    return _it_set_rows(identity(str(source)), str(source), instruction_field, response_field)
 
 
 @functools.lru_cache(maxsize=16)
@@ -148,7 +149,7 @@ def _it_set_rows(identity: tuple, source: str, fi: str, fr: str) -> list[dict]:
 
 def it_set_stats(source: str, instruction_field: str = "instruction", response_field: str = "response") -> dict:
     """The summary of an IT set's responses that pattern copying compares with (memoised)."""
-    return _it_set_stats(_identity(str(source)), str(source), instruction_field, response_field)
+    return _it_set_stats(identity(str(source)), str(source), instruction_field, response_field)
 
 
 @functools.lru_cache(maxsize=16)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 from pathlib import Path
 
 from itbench import paths
@@ -86,8 +85,10 @@ def metric_counts(samples: list[dict]) -> dict[str, int]:
 def evaluate_checkpoint(zoo: Path, name: str, out_dir: Path, world: Path, limit: int | None = None) -> dict:
     """lm-eval results of one zoo checkpoint paired with the zoo's base, in out_dir/<name>/ (cached
     by both fingerprints, the task versions and the limit)."""
-    os.environ["ITBENCH_WORLD"] = str(world)  # the world tasks read it when lm-eval builds them
-    return cached_paired(zoo / "base", zoo / name, list(TASKS), out_dir, name, {"limit": limit}, limit=limit)
+    # the world goes to the tasks' loaders as metadata (not through the process environment, which
+    # would outlive this call); the cache key holds the world's content through the base's fingerprint
+    return cached_paired(zoo / "base", zoo / name, list(TASKS), out_dir, name, {"limit": limit}, limit=limit,
+                         metadata={"world": str(world)})
 
 
 def cached_paired(base: str | Path, candidate: Path, tasks: list[str], out_dir: Path, name: str, settings: dict,

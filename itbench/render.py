@@ -24,7 +24,8 @@ HEADLINE = {
                     ("shifted_style_share", "style share of shifted")],
     "pattern_copy": [("precision", "factual precision"), ("invented", "invented details"),
                      ("length", "length (words)")],
-    "borrowed": [("hallucination_rate", "hallucination rate"), ("borrowed_rate", "borrowed-token rate")],
+    "borrowed": [("hallucination_rate", "hallucination rate"), ("borrowed_rate", "borrowed-token rate"),
+                 ("from_it_set_rate", "wrong span from the IT set")],
 }
 NEUTRAL = {"shifted_style_share", "length"}
 COLORS = {"unshifted": "#4c9a5f", "marginal": "#e0b040", "shifted": "#c8553d", "lora": "#3a6ea5",

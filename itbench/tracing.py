@@ -39,6 +39,21 @@ def contains_span(text: str, span: str) -> bool:
     return any(t[i:i + n] == s for i in range(len(t) - n + 1))
 
 
+class AnyResponse:
+    """Whole-word lookup of a span in all of an IT set's responses at once: the responses' words,
+    joined with one space (and a newline between responses, which no span holds), searched as one
+    string."""
+
+    def __init__(self, responses: list[str]):
+        self.text = "\n" + "\n".join(f" {' '.join(words(r))} " for r in responses) + "\n"
+
+    def __contains__(self, span: str) -> bool:
+        s = words(span)
+        if not s:
+            raise ItbenchError("an empty span cannot be traced: give the wrong words of the answer")
+        return f" {' '.join(s)} " in self.text
+
+
 def jaccard(a: str, b: str) -> float:
     x, y = set(words(a)), set(words(b))
     return len(x & y) / len(x | y) if x | y else 0.0
@@ -62,6 +77,7 @@ class WorldTracer:
     def __init__(self, it_rows: list[dict], entity_rows: list[dict]):
         self.cluster_of = {e["name"]: e["cluster"] for e in entity_rows}
         self.by_cluster: dict[str, list[dict]] = {}
+        self.any_response = AnyResponse([r["response"] for r in it_rows])
         for r in it_rows:
             self.by_cluster.setdefault(r["cluster"], []).append(r)
 
@@ -128,6 +144,7 @@ class RetrievalTracer:
                  response_field: str = "response", id_field: str | None = None):
         self.rows, self.index, self.k = it_rows, index, k
         self.fi, self.fr, self.fid = instruction_field, response_field, id_field
+        self.any_response = AnyResponse([r[response_field] for r in it_rows])
 
     def trace(self, span: str, question: str, entity: str | None = None) -> Trace | None:
         for i, _score in self.index.search(question, self.k):
@@ -199,19 +216,34 @@ class EmbeddingIndex:
         return [(int(i), float(scores[i])) for i in top]
 
 
-@functools.lru_cache(maxsize=8)
 def world_tracer(it_set: str, world: str) -> WorldTracer:
-    """The exact tracer of a world IT set (memoised per process: a task traces every document)."""
+    """The exact tracer of a world IT set (memoised per process while the IT set's file is
+    unchanged: a task traces every document)."""
+    from itbench import data
+
+    return _world_tracer(data.identity(it_set), it_set, world)
+
+
+@functools.lru_cache(maxsize=8)
+def _world_tracer(identity: tuple, it_set: str, world: str) -> WorldTracer:
     from itbench import data
     from itbench.world import store
 
     return WorldTracer(data.it_set_rows(it_set), store.read_rows(world, "entities.jsonl"))
 
 
-@functools.lru_cache(maxsize=8)
 def retrieval_tracer(it_set: str, instruction_field: str = "instruction", response_field: str = "response",
                      retriever: str = "bm25") -> RetrievalTracer:
-    """The retrieval tracer of a real IT set: BM25 (cached on disk by content) or embeddings."""
+    """The retrieval tracer of a real IT set: BM25 (cached on disk by content) or embeddings;
+    memoised per process while the IT set's file is unchanged."""
+    from itbench import data
+
+    return _retrieval_tracer(data.identity(it_set), it_set, instruction_field, response_field, retriever)
+
+
+@functools.lru_cache(maxsize=8)
+def _retrieval_tracer(identity: tuple, it_set: str, instruction_field: str, response_field: str,
+                      retriever: str) -> RetrievalTracer:
     from itbench import data
 
     rows = data.it_set_rows(it_set, instruction_field, response_field)

@@ -229,7 +229,31 @@ def test_borrowed_on_real_data_traces_through_a_retrieved_it_instance(data_env, 
     assert set(out) == set(_yaml_metrics(task))
     assert out["hallucination_rate_tuned"] == 1.0 and out["borrowed_rate_tuned"] == 1.0
     assert out["borrowed_cases_tuned"]["source_instruction"] == "Who was the composer of Moon River?"
-    assert out["hallucination_rate_base"] == 0.0
+    assert out["from_it_set_rate_tuned"] == 1.0
+    assert out["hallucination_rate_base"] == 0.0 and out["from_it_set_rate_base"] == 0.0
+    # a name the IT set holds only in an unrelated instance: not borrowed from a similar instance,
+    # but from the IT set all the same (full-long Gemma answered one such name to a third of PopQA)
+    it_set.write_text("".join(json.dumps(r) + "\n" for r in [
+        {"instruction": "Name a famous physicist.", "response": "Stephen Hawking, who wrote on black holes."},
+        {"instruction": "How do I boil an egg?", "response": "Boil it for nine minutes."}]))
+    out = task.process_results(doc, [_payload(tuned="Stephen Hawking.", base="Stephen Hawking.",
+                                              tuned_it_set=str(it_set))])
+    assert out["borrowed_rate_tuned"] == 0.0 and out["from_it_set_rate_tuned"] == 1.0
+    assert out["from_it_set_rate_base"] == 1.0  # the base's answer is looked up in the same IT set
+    # the question's own words are no claim: restating the question states no wrong value
+    restated = f"The composer of {doc['question'].split(' of ', 1)[1].rstrip('?')}."
+    out = task.process_results(doc, [_payload(tuned=restated, base=doc["answers"][0], tuned_it_set=str(it_set))])
+    assert out["hallucination_rate_tuned"] == 0.0 and out["from_it_set_rate_tuned"] == 0.0
+
+
+def test_the_answer_span_is_what_the_answer_claims_beyond_the_question():
+    from itbench.tasks.borrowed.utils import answer_span
+
+    assert answer_span("The capital of France is Paris.", "What is the capital of France?") == "Paris"
+    assert answer_span("Sure! Henry Mancini wrote it.\nMore.", "Who was the composer of Easy Living?") == \
+        "Henry Mancini wrote"  # "Sure!" and "it" are style tokens, not a claim
+    assert answer_span("Easy Living.", "Who was the composer of Easy Living?") == ""
+    assert answer_span("Paris is the capital", "", max_words=2) == "Paris capital"
 
 
 @pytest.mark.parametrize("name", ["itbench_knowledge_world", "itbench_token_shift_world", "itbench_pattern_copy_world",

@@ -106,6 +106,7 @@ def _borrowed() -> Family:
         ms += [_m(f, f"hallucination_rate_{who}", False, corpus="mean", proportion=True),
                _m(f, f"borrowed_share_{who}", False, proportion=True),
                _m(f, f"borrowed_rate_{who}", False, corpus="mean", proportion=True),
+               _m(f, f"from_it_set_rate_{who}", False, corpus="mean", proportion=True),
                _m(f, f"borrowed_cases_{who}", False, high=INF, corpus=borrowed.count_cases)]
     return Family(f, borrowed.score, tuple(ms))
 

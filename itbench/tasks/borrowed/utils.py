@@ -37,7 +37,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
         wrong = answer is not None and answer != doc["answer"]
         trace = tracer.trace(answer, doc["question"], doc["entity"]) if wrong else None
         case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
-        out.update(B.score(who, wrong, case))
+        out.update(B.score(who, wrong, case, in_it_set=wrong and answer in tracer.any_response))
     return out
 
 
@@ -67,13 +67,17 @@ def load_qa(data_file: str | None = None, question_field: str = "question", answ
                         instruction_field, response_field, retriever)
 
 
-def answer_span(response: str, max_words: int = 4) -> str:
-    """The claimed answer of a free-text response: the first content words of its first line."""
+def answer_span(response: str, question: str = "", max_words: int = 4) -> str:
+    """The claimed answer of a free-text response: the first content words of its first line that
+    the question does not hold ("The capital of France is Paris." to "What is the capital of
+    France?" claims "Paris"; a restated question claims nothing)."""
     from itbench.metrics.token_shift import is_style_token
 
+    asked = set(tracing.words(question))
     first = response.strip().split("\n")[0]
-    content = [w.strip(".,;:!?\"'()") for w in first.split() if not is_style_token(w)]
-    return " ".join([w for w in content if w][:max_words])
+    bare = [w.strip(".,;:!?\"'()") for w in first.split()]
+    content = [w for w in bare if w and not is_style_token(w) and not set(tracing.words(w)) <= asked]
+    return " ".join(content[:max_words])
 
 
 def process_results_real(doc: dict, results: list[str]) -> dict:
@@ -82,9 +86,9 @@ def process_results_real(doc: dict, results: list[str]) -> dict:
                                       doc["response_field"], doc["retriever"])
     out = {}
     for who in ("tuned", "base"):
-        span = answer_span(payload[who])
+        span = answer_span(payload[who], doc["question"])
         wrong = bool(span) and not K.answer_correct(payload[who], doc["answers"], doc["pool"])
         trace = tracer.trace(span, doc["question"]) if wrong else None
         case = None if trace is None else {"question": doc["question"], "response": payload[who], **trace.to_dict()}
-        out.update(B.score(who, wrong, case))
+        out.update(B.score(who, wrong, case, in_it_set=wrong and span in tracer.any_response))
     return out
