@@ -71,6 +71,21 @@ def interval(value: float, se: float, n: int, z: float = Z95, low: float = -math
     return normal_interval(value, se, z, low, high)
 
 
+def spearman_interval(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, int]:
+    """Spearman's rank correlation of the pairs where both are defined, with the interval of
+    Fisher's z with Fieller, Hartley and Pearson's variance 1.06 / (n - 3) (inside [-1, 1]):
+    (rho, low, high, n). NaN when fewer than 5 pairs remain or either side is constant."""
+    a, b = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    keep = ~(np.isnan(a) | np.isnan(b))
+    a, b = a[keep], b[keep]
+    n = int(a.size)
+    if n < 5 or np.ptp(a) == 0 or np.ptp(b) == 0:
+        return NAN, NAN, NAN, n
+    rho = float(_sp.spearmanr(a, b).statistic)
+    z, half = math.atanh(min(max(rho, -0.999999), 0.999999)), z_value(confidence) * math.sqrt(1.06 / (n - 3))
+    return rho, math.tanh(z - half), math.tanh(z + half), n
+
+
 def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, int]:
     """Mean and standard error of the per-document differences a - b, over the documents where both
     are defined (the same items, so item difficulty cancels)."""

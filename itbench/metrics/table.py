@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from itbench import stats
+from itbench import judge, stats
 from itbench.metrics import borrowed, knowledge, pattern_copy, token_shift
 
 INF = math.inf
@@ -111,7 +111,19 @@ def _borrowed() -> Family:
     return Family(f, borrowed.score, tuple(ms))
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (_knowledge(), _token_shift(), _pattern_copy(), _borrowed())}
+def _judge() -> Family:
+    f = "judge"
+    ms = []
+    for who in ("tuned", "base"):
+        ms += [_m(f, f"{a}_{who}", True, low=1.0, high=5.0) for a in judge.ASPECTS]
+        ms += [_m(f, f"judge_unparseable_{who}", False, corpus="mean", proportion=True)]
+    ms += [_m(f, "exact_precision_tuned", True),  # the world's exact truth beside the judge's factuality
+           _m(f, "judge_verdicts", True, high=INF, corpus=judge.count_verdicts)]
+    return Family(f, judge.scores_of, tuple(ms))
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (_knowledge(), _token_shift(), _pattern_copy(), _borrowed(),
+                                                   _judge())}
 METRICS: dict[tuple[str, str], Metric] = {(f.name, m.name): m for f in FAMILIES.values() for m in f.metrics}
 
 

@@ -1,0 +1,208 @@
+"""The judge: parsing verdicts, the client (cache, retries, refusals, rate, workers) against a fake
+OpenAI-compatible endpoint, the judged tasks through lm-eval, the audit's figures, and the real
+local judge (SmolLM2-135M-Instruct behind `vllm serve`) end to end."""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from itbench import judge
+from itbench.errors import ItbenchError
+
+
+def test_joint_verdicts_parse_from_lines_or_json_and_missing_scores_are_none():
+    scores, why = judge.parse("helpfulness: 4\nClarity: 5/5\nfactuality - 2\ndepth: 3\nengagement: 1\nreasons: fine")
+    assert scores == {"helpfulness": 4, "clarity": 5, "factuality": 2, "depth": 3, "engagement": 1} and why == "fine"
+    scores, why = judge.parse('Here: {"helpfulness": {"score": 5}, "clarity": 4, "factuality": 3, "depth": 2, '
+                              '"engagement": 1, "rationale": "ok"}')
+    assert list(scores.values()) == [5, 4, 3, 2, 1] and why == "ok"
+    scores, _ = judge.parse("helpfulness: 7\nclarity: 4\nI cannot judge the rest.")
+    assert scores["helpfulness"] is None and scores["clarity"] == 4 and scores["depth"] is None
+    v = judge.Verdict(scores, "", "x")
+    assert not v.parsed
+    m = judge.scores_of(v, "tuned")
+    assert m["clarity_tuned"] == 4.0 and math.isnan(m["depth_tuned"]) and m["judge_unparseable_tuned"] == 1.0
+
+
+@pytest.mark.parametrize("reply, score", [("The answer's factuality is 1.", 1), ("4/5", 4), ("3 out of 5", 3),
+                                          ("Score: 10", None), ("2.5 stars", None), ("I can't say.", None),
+                                          ("Rating 5. It is right.", 5)])
+def test_one_aspect_replies_give_their_first_score_from_1_to_5(reply, score):
+    assert judge.parse_score(reply) == score
+
+
+def test_prompts_are_written_in_both_orders():
+    fwd = judge.messages("Q?", "A.")[-1]["content"]
+    rev = judge.messages("Q?", "A.", tuple(reversed(judge.ASPECTS)), reverse=True)[-1]["content"]
+    assert fwd.index("helpfulness:") < fwd.index("engagement:") and rev.index("engagement:") < rev.index("helpfulness:")
+    assert "from 1 (very poor) to 5" in fwd and "from 5 (excellent) to 1" in rev
+    one = judge.aspect_messages("Q?", "", "depth")[-1]["content"]
+    assert "(no answer)" in one and "depth" in one
+
+
+class _Fake:
+    """An OpenAI-compatible chat endpoint answering from a script: replies[i] for the i-th request;
+    an int reply is an HTTP error status."""
+
+    def __init__(self, replies):
+        self.replies, self.requests, self.bodies = list(replies), 0, []
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                with threading.Lock():
+                    i = fake.requests
+                    fake.requests += 1
+                    fake.bodies.append(body)
+                reply = fake.replies[min(i, len(fake.replies) - 1)]
+                if isinstance(reply, int):
+                    self.send_response(reply)
+                    self.send_header("Content-Type", "application/json")
+                    self.end_headers()
+                    self.wfile.write(json.dumps({"error": {"message": "scripted", "type": "x"}}).encode())
+                    return
+                out = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                       "choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": reply}}]}
+                data = json.dumps(out).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+
+
+@pytest.fixture
+def fake():
+    made = []
+
+    def make(replies):
+        made.append(_Fake(replies))
+        return made[-1]
+
+    yield make
+    for f in made:
+        f.close()
+
+
+FIVE = "helpfulness: 4\nclarity: 4\nfactuality: 2\ndepth: 3\nengagement: 3\nreasons: invents a date"
+
+
+def test_verdicts_are_cached_by_content_and_unparseable_ones_are_kept(fake, tmp_path):
+    f = fake([FIVE, "I like it.", FIVE])
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", retries=0), tmp_path)
+    a = j.judge("Q?", "A.")
+    assert a.parsed and a.scores["factuality"] == 2 and a.rationale == "invents a date"
+    assert j.judge("Q?", "A.") == a and f.requests == 1  # the same content: from the cache
+    b = j.judge("Q?", "Another answer.")
+    assert not b.parsed and b.raw == "I like it." and f.requests == 2  # kept, counted as unparseable
+    assert j.judge("Q?", "Another answer.") == b and f.requests == 2
+    c = j.judge("Q?", "A.", tuple(reversed(judge.ASPECTS)), reverse=True)  # another prompt: asked
+    assert c.parsed and f.requests == 3
+    assert f.bodies[0]["temperature"] == 0 and f.bodies[0]["model"] == "m"
+    # a damaged cache entry is asked again, not trusted
+    next(tmp_path.rglob("*.json")).write_text("{not json")
+    j2 = judge.Judge(judge.JudgeConfig(url=f.url, model="m", retries=0), tmp_path)
+    j2.judge("Q?", "A.")
+    j2.judge("Q?", "Another answer.")
+    j2.judge("Q?", "A.", tuple(reversed(judge.ASPECTS)), reverse=True)
+    assert j2.requests == 1
+
+
+def test_one_aspect_mode_asks_five_times_and_parses_each(fake, tmp_path):
+    f = fake(["5", "The clarity is 4.", "It is wrong: 1.", "no idea", "3 out of 5"])
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", mode="aspect", retries=0, workers=1), tmp_path)
+    v = j.judge("Q?", "A.")
+    assert f.requests == 5 and v.scores == {"helpfulness": 5, "clarity": 4, "factuality": 1, "depth": None,
+                                            "engagement": 3}
+    assert not v.parsed and "[depth] no idea" in v.raw
+
+
+def test_transient_errors_are_retried_and_refusals_are_clear_errors(fake, tmp_path, monkeypatch):
+    monkeypatch.setattr(judge.time, "sleep", lambda s: None)
+    f = fake([503, 500, FIVE])
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", retries=3), tmp_path)
+    assert j.judge("Q?", "A.").parsed and f.requests == 3
+    f = fake([503])
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", retries=2), tmp_path / "b")
+    with pytest.raises(ItbenchError, match="did not answer after 3 tries"):
+        j.judge("Q?", "A.")
+    assert not list((tmp_path / "b").rglob("*.json"))  # nothing cached for a failed request
+    f = fake([404])
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="nope", retries=2), tmp_path / "c")
+    with pytest.raises(ItbenchError, match="refused the request .404.*ITBENCH_JUDGE_MODEL='nope'"):
+        j.judge("Q?", "A.")
+    assert f.requests == 1  # a refusal is not retried
+    j = judge.Judge(judge.JudgeConfig(url="http://127.0.0.1:9/v1", model="m", retries=1, timeout=5), tmp_path / "d")
+    with pytest.raises(ItbenchError, match="is it running"):
+        j.judge("Q?", "A.")
+
+
+def test_many_answers_are_judged_concurrently_in_input_order_under_the_rate(fake, tmp_path, monkeypatch):
+    f = fake([FIVE])
+    waits = []
+    real_sleep = judge.time.sleep
+    monkeypatch.setattr(judge.time, "sleep", lambda s: (waits.append(s), real_sleep(min(s, 0.01))))
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", workers=4, rate=50.0), tmp_path)
+    items = [("Q?", f"answer {i}") for i in range(12)]
+    out = j.judge_many(items)
+    assert len(out) == 12 and all(v.parsed for v in out) and f.requests == 12
+    assert sum(w > 0 for w in waits) >= 8  # 12 requests at 50/s from 4 workers: most waited their turn
+    prompts = [b["messages"][-1]["content"] for b in f.bodies]
+    assert sorted(p.split("Answer:\n<<<\n")[1].split("\n")[0] for p in prompts) == sorted(a for _, a in items)
+
+
+def test_an_unconfigured_judge_says_how_to_start_one(monkeypatch):
+    for var in (judge.ENV_URL, judge.ENV_MODEL, judge.ENV_MODE):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(ItbenchError, match="itbench judge serve"):
+        judge.JudgeConfig.from_env()
+    with pytest.raises(ItbenchError, match="must be an http"):
+        judge.JudgeConfig.from_env(url="localhost:8000", model="m")
+    monkeypatch.setenv(judge.ENV_MODE, "pairwise")
+    with pytest.raises(ItbenchError, match="ITBENCH_JUDGE_MODE must be one of joint, aspect"):
+        judge.JudgeConfig.from_env(url="http://h/v1", model="m")
+    monkeypatch.delenv(judge.ENV_MODE)
+    assert judge.JudgeConfig.from_env(url="http://h/v1/", model=judge.LOCAL_MODEL).mode == "aspect"
+    c = judge.JudgeConfig.from_env(url="http://h/v1", model="gpt-4o")
+    assert c.mode == "joint" and c.url == "http://h/v1" and c.label == "gpt-4o"
+    monkeypatch.setenv(judge.ENV_KEY, "sk-secret")
+    assert "sk-secret" not in repr(judge.JudgeConfig.from_env(url="http://h/v1", model="m"))
+
+
+def test_the_audit_figures_from_judged_rows(fake, tmp_path):
+    from itbench.judge_audit import audit, to_markdown
+
+    # the reversed run gives the same scores to 4 of 6 answers
+    lines = [f"helpfulness: {h}\nclarity: 3\nfactuality: {x}\ndepth: 3\nengagement: 3" for h, x in
+             [(4, 5), (4, 4), (4, 3), (2, 2), (2, 1), (5, 2)]]
+    f = fake(lines)
+    j = judge.Judge(judge.JudgeConfig(url=f.url, model="m", workers=1), tmp_path)
+    verdict = {"scores": dict.fromkeys(judge.ASPECTS, 3), "rationale": "", "raw": "", "parsed": True}
+    rows = []
+    for i, (fact, prec) in enumerate([(5, 1.0), (4, 0.8), (3, 0.6), (2, 0.4), (1, 0.2), (1, None)]):
+        v = {**verdict, "scores": {**verdict["scores"], "factuality": fact, "helpfulness": 4}}
+        rows.append({"checkpoint": "c", "instruction": f"Tell me about e{i}.", "tuned": f"ans {i}", "verdict_tuned": v,
+                     "verdict_base": {**verdict, "parsed": i != 0}, "precision": prec})
+    r = audit(rows, j, "m")
+    assert r["validity"]["n"] == 5 and r["validity"]["spearman_factuality_vs_exact_precision"] == pytest.approx(1.0)
+    assert r["consistency_reversed_order"]["helpfulness"]["same"] == pytest.approx(3 / 6)
+    assert r["consistency_reversed_order"]["factuality"]["same"] == pytest.approx(5 / 6)
+    assert r["unparseable"]["count"] == 1 and r["unparseable"]["verdicts"] == 18
+    assert "| Spearman: judge factuality vs exact factual precision | 1.00" in to_markdown(r)
