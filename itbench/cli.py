@@ -15,9 +15,7 @@ from pathlib import Path
 from itbench import escape, paths
 from itbench.errors import ItbenchError
 
-
-def say(*parts) -> None:  # print, with control characters from names and outputs neutralised
-    print(*(escape.terminal(p) for p in parts), flush=True)
+say = escape.say
 
 
 def cmd_world_build(args) -> int:
@@ -108,47 +106,6 @@ def cmd_demo(args) -> int:
 
     run_demo(args.world, args.out, args.leaderboard, limit=args.limit, tiny=args.tiny, seed=args.seed,
              seeds=seeds_of(args), base_seed=args.base_seed, log=say)
-    return 0
-
-
-def cmd_study(args) -> int:
-    from itbench.study import config_from, run_study
-
-    given = {k: " ".join(v) if isinstance(v, list) else v for k, v in vars(args).items()
-             if v is not None and k not in ("command", "func")}
-    command = "itbench study " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in given.items())
-    run_study(config_from(args), args.data, args.out, args.leaderboard, command=command, log=say)
-    return 0
-
-
-def cmd_judge_serve(args) -> int:
-    """Convert the local judge's model once, print how to point itbench at it, then become
-    `vllm serve` (Ctrl-C stops it)."""
-    import os
-
-    from itbench import judge
-
-    argv = judge.serve_argv(judge.local_model_dir(log=say), args.port, args.host)
-    url = f"http://{args.host}:{args.port}/v1"
-    say(f"itbench judge: serving {judge.LOCAL_MODEL} (a weak local judge) at {url}; in another shell:\n"
-        f"  export {judge.ENV_URL}={url} {judge.ENV_MODEL}={judge.LOCAL_MODEL}\n"
-        f"then run the judged tasks (itbench_judge_just_eval, itbench_judge_world) or `itbench judge audit`.")
-    os.execv(argv[0], argv)
-    return 0  # not reached
-
-
-def cmd_judge_audit(args) -> int:
-    from itbench import judge, judge_audit
-
-    zoo = Path(args.zoo).expanduser() if args.zoo else paths.home() / "zoo"
-    world = Path(args.world).expanduser() if args.world else paths.world()
-    out = Path(args.out).expanduser() if args.out else judge_audit.default_out()
-    if args.serve:
-        with judge.LocalServer(args.port, log=say) as config:
-            report = judge_audit.run(zoo, world, out, args.names, args.n, config, log=say)
-    else:
-        report = judge_audit.run(zoo, world, out, args.names, args.n, log=say)
-    say(judge_audit.to_markdown(report))
     return 0
 
 
@@ -330,43 +287,11 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
 
-    st = sub.add_parser("study", help="the paper's study on a real base: tuned five ways on real IT data, then "
-                                      "the real-data suite and a leaderboard with findings")
-    st.add_argument("--base", required=True, help="gemma-3-270m (embedded: pip install 'itbench[gemma]'), a hub name "
-                                                  "or a model folder")
-    st.add_argument("--data", required=True, help="a folder laid out as ../shared/data (Alpaca, Alpaca-GPT4, PopQA, "
-                                                  "TriviaQA, just-eval-instruct)")
-    for flag, kw in (("out", {"help": "study folder (default $ITBENCH_HOME/study/<base>)"}),
-                     ("leaderboard", {"help": "leaderboard folder (default <out>/leaderboard)"}),
-                     ("rows", {"type": int, "help": "IT instances per style (default 64)"}),
-                     ("seeds", {"type": int, "help": "training seeds per recipe (default 1)"}),
-                     ("epochs", {"type": int, "help": "epochs (default 3, as the paper)"}),
-                     ("n-questions", {"type": int, "help": "PopQA/TriviaQA questions per task (default 200)"}),
-                     ("n-instructions", {"type": int, "help": "just-eval instructions per task (default 100)"}),
-                     ("only", {"nargs": "+", "help": "only these recipes (e.g. lora-short-64), default all"}),
-                     ("backend", {"choices": ["hf", "vllm"], "help": "generation backend (default hf)"}),
-                     ("dtype", {"choices": ["float32", "bfloat16", "float16"], "help": "eval weights (default bf16)"}),
-                     ("precision", {"choices": ["fp32", "bf16-mixed"], "help": "training (default bf16-mixed)"})):
-        st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), **kw)
-    st.set_defaults(func=cmd_study)
+    from itbench import judge_cli, study_cli
 
-    jd = sub.add_parser("judge", help="the five-aspect judge (any OpenAI-compatible endpoint; local by default)")
-    ja = jd.add_subparsers(dest="action", required=True)
-    js = ja.add_parser("serve", help="serve the local judge (SmolLM2-135M-Instruct from PyPI) with `vllm serve`")
-    js.add_argument("--port", type=int, default=8765)
-    js.add_argument("--host", default="127.0.0.1")
-    js.set_defaults(func=cmd_judge_serve)
-    jau = ja.add_parser("audit", help="the judge's own accuracy on the world zoo: factuality vs exact precision, "
-                                      "consistency, unparseable verdicts")
-    jau.add_argument("--zoo", help="zoo folder (default $ITBENCH_HOME/zoo, as `itbench demo` builds it)")
-    jau.add_argument("--world", help="world folder (default $ITBENCH_WORLD or $ITBENCH_HOME/world)")
-    jau.add_argument("--names", nargs="+", help="checkpoints to judge (default: seed 0 of every recipe)")
-    jau.add_argument("-n", type=int, default=20, help="open instructions judged per checkpoint (default 20)")
-    jau.add_argument("--out", help="report folder (default $ITBENCH_HOME/judge/audit)")
-    jau.add_argument("--serve", action="store_true", help="start the local judge for the run (else the endpoint "
-                                                          "in $ITBENCH_JUDGE_URL / $ITBENCH_JUDGE_MODEL)")
-    jau.add_argument("--port", type=int, default=8765, help="the local judge's port with --serve")
-    jau.set_defaults(func=cmd_judge_audit)
+    study_cli.add_commands(sub)
+
+    judge_cli.add_commands(sub)
     return p
 
 

