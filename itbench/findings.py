@@ -189,10 +189,16 @@ def compute(runs: Iterable[Run]) -> list[dict]:
         for fu in (r for r in order if r.method == "full"):
             out.append(_within(3, "full fine-tuning borrows more than its base (tuned - base rate)", fu, "borrowed",
                                "borrowed_rate", paired_change=True))
+            # any IT instance, similar or not: a name seen once in tuning, repeated for other questions
+            out.append(_within(3, "full fine-tuning's wrong answers come from its IT set more than its base's "
+                                  "(from-IT-set rate, tuned - base)", fu, "borrowed", "from_it_set_rate",
+                               paired_change=True))
             lo = find.get(("lora", fu.style, fu.scale))
             if lo is not None:
-                out.append(_between(3, "full fine-tuning borrows more than LoRA (full - LoRA rate)", fu, lo,
-                                    "borrowed", "borrowed_rate_tuned"))
+                out += [_between(3, "full fine-tuning borrows more than LoRA (full - LoRA rate)", fu, lo,
+                                 "borrowed", "borrowed_rate_tuned"),
+                        _between(3, "full fine-tuning's wrong answers come from its IT set more than LoRA's "
+                                    "(from-IT-set rate, full - LoRA)", fu, lo, "borrowed", "from_it_set_rate_tuned")]
         # 4. method-improved variants do not beat plain LoRA
         for m in (r for r in order if _improved(r.method)):
             lo = find.get((BASELINE, m.style, m.scale))
