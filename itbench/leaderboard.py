@@ -79,6 +79,7 @@ class Board:
     rows: list[Row]
     cases: dict[str, list[dict]]  # checkpoint id -> borrowed-token cases (the tuned model's)
     tasks: list[str]
+    judges: list[str] = field(default_factory=list)  # who scored the judged aspects (as the samples name them)
 
 
 def paired_names(names: list[str]) -> list[str]:
@@ -140,6 +141,7 @@ def build(runs: list[Run], seed_means: bool = True) -> Board:
     one recipe as one row (their seed mean) unless `seed_means` is False."""
     rows: list[Row] = []
     cases: dict[str, list[dict]] = {}
+    judges: set[str] = set()
     tasks = sorted({t for r in runs for t in r.results})
     bases: dict[str, Row] = {}
     for (base_id, tuned_id), by_task in merge(runs).items():
@@ -169,12 +171,13 @@ def build(runs: list[Run], seed_means: bool = True) -> Board:
                 base_row.metrics[task] = {m: stat_of(run, task, f"{m}_base") for m in paired}
                 base_row.task_versions[task] = run.versions.get(task)
             cases.setdefault(tuned_id, []).extend(_cases(run, task))
+            judges.update(_judges(run, task))
         rows.append(row)
     if seed_means:
         rows, cases = collapse_seeds(rows, cases)
     rows.extend(bases.values())
     rows.sort(key=_order)
-    return Board(rows=rows, cases=cases, tasks=tasks)
+    return Board(rows=rows, cases=cases, tasks=tasks, judges=sorted(judges))
 
 
 def collapse_seeds(rows: list[Row], cases: dict[str, list[dict]]) -> tuple[list[Row], dict[str, list[dict]]]:
@@ -235,6 +238,12 @@ def _order(row: Row):
     scale = row.it_size if row.it_size is not None else -1
     return (row.base, row.base_id, row.method != "base", METHOD_ORDER.get(row.method, 9), row.method,
             row.it_style or "", scale, row.checkpoint)
+
+
+def _judges(run: Run, task: str) -> set[str]:
+    """The judges named in a judged task's samples (the local default labelled weak)."""
+    return {str(v["judge"]) for s in run.samples.get(task, []) if isinstance(v := s.get("judge_verdicts"), dict)
+            and v.get("judge")}
 
 
 def _cases(run: Run, task: str) -> list[dict]:

@@ -217,6 +217,9 @@ def to_html(board: Board, meta: dict, findings: list[dict] | None = None, cases_
              "(Δ) with the 95% interval, green where it is better, red where worse; the other metrics already "
              "compare the two models and show their own 95% interval. Hover a cell for n. Every metric: "
              '<a href="leaderboard.csv">leaderboard.csv</a>, <a href="leaderboard.json">leaderboard.json</a>.</p>']
+    if board.judges:
+        parts.append(f"<p>Judged aspects (1-5) scored by {escape(', '.join(board.judges))}; "
+                     "<code>itbench judge audit</code> measures a judge's own accuracy.</p>")
     for rows in groups(board):
         parts.append(f"<h2>base: {escape(rows[0].base)} <small>({escape(rows[0].base_id)})</small></h2>")
         parts.append(_table_html(board, rows, cols))

@@ -26,6 +26,8 @@ HEADLINE = {
                      ("length", "length (words)")],
     "borrowed": [("hallucination_rate", "hallucination rate"), ("borrowed_rate", "borrowed-token rate"),
                  ("from_it_set_rate", "wrong span from the IT set")],
+    "judge": [("helpfulness", "judge: helpfulness"), ("factuality", "judge: factuality"),
+              ("judge_unparseable", "unparseable verdicts")],
 }
 NEUTRAL = {"shifted_style_share", "length"}
 COLORS = {"unshifted": "#4c9a5f", "marginal": "#e0b040", "shifted": "#c8553d", "lora": "#3a6ea5",
@@ -52,6 +54,12 @@ def columns(board: Board) -> list[tuple[str, str, str, bool | None]]:
             if any(stat(r, task, metric) for r in board.rows):
                 out.append((task, metric, f"{heading} ({variant})", better))
     return out
+
+
+def judged_note(board: Board) -> str:
+    """Who scored the judged aspects: a judge's scores are only as good as the judge."""
+    return ("Judged aspects (1-5; helpfulness, clarity, factuality, depth, engagement in leaderboard.csv) scored by "
+            + ", ".join(md_cell(j) for j in board.judges) + "; `itbench judge audit` measures a judge's own accuracy.")
 
 
 def cell_text(row: Row, task: str, metric: str) -> str:
@@ -120,6 +128,8 @@ def to_markdown(board: Board, meta: dict) -> str:
             cells += [md_cell(cell_text(r, t, m)) for t, m, _, _ in cols]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
+    if board.judges:
+        lines.append(f"{judged_note(board)}\n")
     lines.append(f"suite {meta.get('suite_version')}, lm-eval {meta.get('lm_eval_version')}, "
                  f"task versions: {md_cell(meta.get('task_versions', ''))}")
     return "\n".join(lines) + "\n"

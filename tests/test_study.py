@@ -186,7 +186,8 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     board = tmp_path / "board"
     assert {"index.html", "leaderboard.md", "findings.json"} <= {p.name for p in board.iterdir()}
     assert "lora-short-4" in (board / "leaderboard.md").read_text()
-    assert "itbench_judge_just_eval" in (board / "leaderboard.md").read_text()  # merged into the checkpoints' rows
+    md = (board / "leaderboard.md").read_text()
+    assert "judge: helpfulness (just_eval)" in md and "scored by fake-judge" in md  # merged into the checkpoints' rows
     # cached: a second run trains and evaluates nothing
     again: list[str] = []
     run_study(config, SHARED_DATA, tmp_path / "study", tmp_path / "board", log=again.append)
