@@ -155,7 +155,6 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     shared_file("popqa", "popqa_1000.jsonl")
     from itbench.gate import run_gate
     from itbench.study import TASKS, run_study
-
     from tests.test_judge import FIVE, _Fake
 
     judge_endpoint = _Fake([FIVE])  # the judged aspects through an OpenAI-compatible endpoint
