@@ -62,8 +62,11 @@ class StudyConfig:
     only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
     judge: bool = False  # also the five judged aspects on just-eval (the endpoint in $ITBENCH_JUDGE_URL, else local)
     n_judged: int = 50  # just-eval instructions judged (of the n_instructions the suite asks)
+    filter_by: str = "heuristic"  # the filtered recipe's scores: "heuristic" or "judge" (mean of the five aspects)
 
     def __post_init__(self):
+        if self.filter_by not in ("heuristic", "judge"):
+            raise ItbenchError(f"study: --filter-by is heuristic or judge, not {self.filter_by!r}")
         for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap",
                      "n_judged"):
             if int(getattr(self, name)) < 1:
@@ -148,6 +151,20 @@ def entries(config: StudyConfig) -> list[ZooEntry]:
     return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, config.seeds)]
 
 
+def judged_scores(rows: list[dict], log=print) -> tuple[dict[str, float], str]:
+    """AlpaGasus's filter with itbench's judge: each IT instance's score is the mean of the aspects
+    the judge scored (0 when it scored none, so an unjudgeable instance is dropped)."""
+    from itbench import judge
+
+    with judge_endpoint(log) as config:
+        verdicts = judge.Judge(config).judge_many([(r["instruction"], r["response"]) for r in rows])
+    scores = {}
+    for r, v in zip(rows, verdicts, strict=True):
+        got = [x for x in v.scores.values() if x is not None]
+        scores[r["id"]] = sum(got) / len(got) if got else 0.0
+    return scores, f"judge {config.label} (mean of the five aspects)"
+
+
 def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log=print) -> list[dict]:
     """Train (or reuse) every tuned checkpoint; returns their manifests."""
     from itbench.models import checkpoint
@@ -162,22 +179,28 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
                                 batch_size=config.batch_size, max_length=config.max_length,
                                 lr=config.lr.get(entry.method), precision=config.precision)
         data = files[entry.style]
-        key = atomic.sha256_json({"recipe": recipe.to_dict(), "data": atomic.sha256_file(data), "base": base_id})[:16]
+        keyed = {"recipe": recipe.to_dict(), "data": atomic.sha256_file(data), "base": base_id}
+        if recipe.spec.filtered and config.filter_by != "heuristic":
+            keyed["filter"] = config.filter_by
+        key = atomic.sha256_json(keyed)[:16]
         path = out / entry.name
         manifest = _fresh(path, key)
         t0 = time.perf_counter()
         if manifest is None:
-            scores = None
+            scores, how = None, None
             if recipe.spec.filtered:
                 from itbench.data import read_rows
 
-                scores = heuristic_scores(read_rows(data))
+                if config.filter_by == "judge":
+                    scores, how = judged_scores(read_rows(data), log=log)
+                else:
+                    scores, how = heuristic_scores(read_rows(data)), "heuristic (itbench.study.heuristic_scores)"
             manifest = finetune(base, data, recipe, path, judge_scores=scores,
                                 progress=_Bar(entry.name, sys.stderr.isatty()), extra_manifest={
                 "name": entry.name, "recipe_hash": key, "seed": entry.seed,
                 "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                 "it_set": {"style": entry.style, "scale": entry.scale, "file": data.name},
-                "filter": "heuristic (itbench.study.heuristic_scores)" if scores else None})
+                "filter": how})
             state = "trained"
         else:
             state = "cached"

@@ -36,6 +36,8 @@ def add_commands(sub) -> None:
                      ("precision", {"choices": ["fp32", "bf16-mixed"], "help": "training (default bf16-mixed)"}),
                      ("judge", {"action": "store_true", "default": None,
                                 "help": "also the judged aspects ($ITBENCH_JUDGE_URL, else the local judge)"}),
-                     ("n-judged", {"type": int, "help": "just-eval instructions judged (default 50)"})):
+                     ("n-judged", {"type": int, "help": "just-eval instructions judged (default 50)"}),
+                     ("filter-by", {"choices": ["heuristic", "judge"],
+                                    "help": "the filtered recipe's scores (default heuristic; judge: the judge's)"})):
         st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), **kw)
     st.set_defaults(func=cmd_study)

@@ -276,3 +276,25 @@ def test_the_local_judge_served_by_vllm_judges_for_real(tmp_path, monkeypatch):
           f"{sum(v.parsed for v in verdicts)}/3 verdicts complete; scores {[v.scores for v in verdicts]}")
     with socket.socket() as s:  # the server is gone
         assert s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def test_the_alpagasus_filter_can_take_the_judges_scores(fake, tmp_path, monkeypatch):
+    """study --filter-by judge: an IT instance's score is the mean of its judged aspects (0 when none)."""
+    from itbench.models.finetune import apply_filter
+    from itbench.models.recipes import FinetuneRecipe
+    from itbench.study import StudyConfig, judged_scores
+
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path))
+    f = fake(["helpfulness: 5\nclarity: 5\nfactuality: 5\ndepth: 4\nengagement: 5",
+              "helpfulness: 2\nclarity: 3\nfactuality: 1\ndepth: 2\nengagement: 2", "I will not judge this."])
+    monkeypatch.setenv(judge.ENV_URL, f.url)
+    monkeypatch.setenv(judge.ENV_MODEL, "fake-judge")
+    monkeypatch.setenv(judge.ENV_MODE, "joint")
+    rows = [{"id": f"r{i}", "instruction": f"Do {i}.", "response": f"Done {i}."} for i in range(3)]
+    scores, how = judged_scores(rows, log=lambda *_: None)
+    assert f.requests == 3 and how.startswith("judge fake-judge")
+    assert sorted(scores.values()) == [0.0, 2.0, 4.8]
+    kept = apply_filter(rows, scores, FinetuneRecipe(method="filtered"))
+    assert len(kept) == 1 and scores[kept[0]["id"]] == 4.8
+    with pytest.raises(ItbenchError, match="--filter-by is heuristic or judge"):
+        StudyConfig(base="b", filter_by="gpt")
