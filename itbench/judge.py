@@ -193,10 +193,9 @@ class Judge:
         key = self.key(instruction, response, order, reverse)
         path = self.cache_dir / key[:2] / f"{key}.json"
         if path.exists():
-            try:
-                return Verdict(**{k: v for k, v in json.loads(path.read_text()).items() if k != "parsed"})
-            except (json.JSONDecodeError, TypeError):
-                pass  # a damaged cache entry is asked again
+            cached = _read_verdict(path)
+            if cached is not None:
+                return cached
         if self.config.mode == "aspect":
             replies = {a: self._ask(aspect_messages(instruction, response, a, reverse)) for a in order}
             verdict = Verdict({a: parse_score(replies[a]) for a in ASPECTS},
@@ -247,6 +246,19 @@ class Judge:
                 raise ItbenchError(f"the judge at {self.config.url} refused the request ({err.status_code}): "
                                    f"{str(err)[:300]}; check {ENV_MODEL}={self.config.model!r} and {ENV_KEY}") from err
         raise AssertionError("unreachable")
+
+
+def _read_verdict(path: Path) -> Verdict | None:
+    """A cached verdict, or None when the file is damaged or holds anything but scores 1-5 / None
+    for the five aspects (then it is asked again)."""
+    try:
+        data = json.loads(path.read_text())
+        v = Verdict(data["scores"], str(data["rationale"]), str(data["raw"]))
+    except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+    ok = isinstance(v.scores, dict) and set(v.scores) == set(ASPECTS) and all(
+        x is None or (type(x) is int and 1 <= x <= 5) for x in v.scores.values())
+    return v if ok else None
 
 
 def count_verdicts(verdicts: list[dict | None]) -> int:

@@ -116,13 +116,16 @@ def test_verdicts_are_cached_by_content_and_unparseable_ones_are_kept(fake, tmp_
     c = j.judge("Q?", "A.", tuple(reversed(judge.ASPECTS)), reverse=True)  # another prompt: asked
     assert c.parsed and f.requests == 3
     assert f.bodies[0]["temperature"] == 0 and f.bodies[0]["model"] == "m"
-    # a damaged cache entry is asked again, not trusted
-    next(tmp_path.rglob("*.json")).write_text("{not json")
+    # a damaged or tampered cache entry is asked again, not trusted
+    files = sorted(tmp_path.rglob("*.json"))
+    files[0].write_text("{not json")
+    tampered = json.loads(files[1].read_text())
+    files[1].write_text(json.dumps({**tampered, "scores": {**tampered["scores"], "depth": 9}}))
     j2 = judge.Judge(judge.JudgeConfig(url=f.url, model="m", retries=0), tmp_path)
     j2.judge("Q?", "A.")
     j2.judge("Q?", "Another answer.")
     j2.judge("Q?", "A.", tuple(reversed(judge.ASPECTS)), reverse=True)
-    assert j2.requests == 1
+    assert j2.requests == 2
 
 
 def test_one_aspect_mode_asks_five_times_and_parses_each(fake, tmp_path):
