@@ -349,7 +349,7 @@ class LocalServer:
         except BaseException:
             self.__exit__(None, None, None)
             raise
-        return JudgeConfig(url=url, model=LOCAL_MODEL)
+        return JudgeConfig.from_env(url=url, model=LOCAL_MODEL)  # its mode: one aspect a request
 
     def __exit__(self, *exc) -> None:
         import signal

@@ -262,8 +262,7 @@ def test_the_local_judge_served_by_vllm_judges_for_real(tmp_path, monkeypatch):
     with judge.LocalServer(port, log=lambda *_: None) as config:
         started = time.perf_counter() - t0
         assert config.model == judge.LOCAL_MODEL and config.url.endswith(f":{port}/v1")
-        config = judge.JudgeConfig.from_env(url=config.url, model=config.model)  # the local judge: one aspect a request
-        assert config.mode == "aspect" and "weak local judge" in config.label
+        assert config.mode == "aspect" and "weak local judge" in config.label  # one aspect a request
         j = judge.Judge(config, tmp_path / "verdicts")
         items = [("What is the capital of France?", "The capital of France is Paris."),
                  ("What is the capital of France?", "The capital of France is Berlin, home of the Eiffel Tower."),
