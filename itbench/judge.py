@@ -26,9 +26,9 @@ from pathlib import Path
 
 from itbench import paths
 from itbench.errors import ItbenchError
+from itbench.metrics.judge import ASPECTS
 from itbench.utils import atomic
 
-ASPECTS = ("helpfulness", "clarity", "factuality", "depth", "engagement")
 PROMPT_VERSION = 1
 LOCAL_MODEL = "smollm2-135m-instruct"  # itbench.models.embedded
 LOCAL_PORT = 8765
@@ -125,7 +125,9 @@ class Verdict:
     @property
     def parsed(self) -> bool:
         """All five aspects have a score."""
-        return all(self.scores.get(a) is not None for a in ASPECTS)
+        from itbench.metrics.judge import parsed
+
+        return parsed({"scores": self.scores})
 
     def to_dict(self) -> dict:
         return {**asdict(self), "parsed": self.parsed}
@@ -259,21 +261,6 @@ def _read_verdict(path: Path) -> Verdict | None:
     ok = isinstance(v.scores, dict) and set(v.scores) == set(ASPECTS) and all(
         x is None or (type(x) is int and 1 <= x <= 5) for x in v.scores.values())
     return v if ok else None
-
-
-def count_verdicts(verdicts: list[dict | None]) -> int:
-    """How many documents were judged (each document's verdicts, raw replies included, are in the
-    samples)."""
-    return sum(v is not None for v in verdicts)
-
-
-def scores_of(verdict: Verdict | dict, who: str) -> dict[str, float]:
-    """Per-document metric values of one verdict: the five aspects (NaN where unscored) and
-    whether the verdict was unparseable."""
-    v = verdict if isinstance(verdict, Verdict) else Verdict(verdict["scores"], verdict["rationale"], verdict["raw"])
-    out = {f"{a}_{who}": float(v.scores[a]) if v.scores.get(a) is not None else float("nan") for a in ASPECTS}
-    out[f"judge_unparseable_{who}"] = float(not v.parsed)
-    return out
 
 
 # --- the local judge: SmolLM2-135M-Instruct behind `vllm serve` -----------------------------------

@@ -25,7 +25,9 @@ def test_joint_verdicts_parse_from_lines_or_json_and_missing_scores_are_none():
     assert scores["helpfulness"] is None and scores["clarity"] == 4 and scores["depth"] is None
     v = judge.Verdict(scores, "", "x")
     assert not v.parsed
-    m = judge.scores_of(v, "tuned")
+    from itbench.metrics.judge import score
+
+    m = score(v.to_dict(), v.to_dict())
     assert m["clarity_tuned"] == 4.0 and math.isnan(m["depth_tuned"]) and m["judge_unparseable_tuned"] == 1.0
 
 

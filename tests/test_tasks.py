@@ -16,6 +16,7 @@ from tests.conftest import shared_file
 TASKS = ("itbench_knowledge_world", "itbench_knowledge_popqa", "itbench_knowledge_triviaqa",
          "itbench_token_shift_world", "itbench_token_shift_just_eval", "itbench_pattern_copy_world",
          "itbench_pattern_copy_just_eval", "itbench_borrowed_world", "itbench_borrowed_popqa")
+JUDGED = ("itbench_judge_just_eval", "itbench_judge_world")  # need a judge endpoint (tests/test_judge.py)
 
 
 @pytest.fixture()
@@ -57,7 +58,19 @@ def test_suite_layout_and_wildcard():
     assert set(TASKS) <= names and "itbench" in names
     # no group or tag may itself match itbench_*, or the wildcard would run its members twice
     matched = [n for n in names if n.startswith("itbench_")]
-    assert sorted(matched) == sorted(TASKS)
+    assert sorted(matched) == sorted(TASKS + JUDGED)
+
+
+@pytest.mark.parametrize("name", JUDGED)
+def test_judged_tasks_build_without_a_judge_and_share_pattern_copys_generations(name, data_env):
+    """Loading needs no judge (only scoring does); the answers are asked as pattern copying asks
+    them, so one generation serves both tasks in a run."""
+    task = _load_one(name)
+    twin = _load_one(name.replace("judge", "pattern_copy"))
+    docs, twin_docs = list(task.test_docs()), list(twin.test_docs())
+    assert docs and {d["instruction"] for d in docs} <= {d["instruction"] for d in twin_docs}
+    assert task.config.generation_kwargs == twin.config.generation_kwargs
+    assert all(callable(task.aggregation()[m]) for m in _yaml_metrics(task))
 
 
 @pytest.mark.parametrize("name", TASKS)

@@ -17,8 +17,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from itbench import judge, stats
-from itbench.metrics import borrowed, knowledge, pattern_copy, token_shift
+from itbench import stats
+from itbench.metrics import borrowed, judge, knowledge, pattern_copy, token_shift
 
 INF = math.inf
 
@@ -119,7 +119,7 @@ def _judge() -> Family:
         ms += [_m(f, f"judge_unparseable_{who}", False, corpus="mean", proportion=True)]
     ms += [_m(f, "exact_precision_tuned", True),  # the world's exact truth beside the judge's factuality
            _m(f, "judge_verdicts", True, high=INF, corpus=judge.count_verdicts)]
-    return Family(f, judge.scores_of, tuple(ms))
+    return Family(f, judge.score, tuple(ms))
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (_knowledge(), _token_shift(), _pattern_copy(), _borrowed(),

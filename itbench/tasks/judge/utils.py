@@ -2,7 +2,7 @@
 generations as pattern copying, shared within a run), then a filter sends every answer to the judge
 at once (itbench.judge: `workers` requests in flight, verdicts cached by content) and
 process_results turns each verdict into the five aspect scores of each model
-(itbench.judge.scores_of, declared in itbench.metrics.table). On the world, each answer's exact
+(itbench.metrics.judge.score, declared in itbench.metrics.table). On the world, each answer's exact
 factual precision is recorded beside the judge's factuality, for `itbench judge audit`."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 
 from itbench import data, judge
+from itbench.metrics import judge as J
 from itbench.models.payload import parse_payload
 from itbench.tasks.common import paired
 from itbench.tasks.pattern_copy import utils as pattern_copy
@@ -61,12 +62,10 @@ def judge_all(resps: list[list[str]], docs: list[dict]) -> list[list[str]]:
 def process_results(doc: dict, results: list[str]) -> dict:
     payload = paired(results[0], "itbench_judge")
     verdicts = payload.get(VERDICTS)
-    if verdicts is None:
+    if not isinstance(verdicts, dict):
         raise ValueError("itbench_judge: the payload has no verdicts; the task's filter (judge_all) did not run")
-    out = {**judge.scores_of(verdicts["tuned"], "tuned"), **judge.scores_of(verdicts["base"], "base")}
-    out["judge_verdicts"] = {"judge": verdicts["judge"], "tuned": verdicts["tuned"], "base": verdicts["base"]}
-    # the world: exact factual precision beside the judge's factuality (NaN without a checkable
+    # the world: exact factual precision beside the judge's factuality (None without a checkable
     # claim, and on real data, which has no exact truth)
     correct, checked = pattern_copy._claims(payload["tuned"], doc["truth"]) if doc.get("truth") else (0, 0)
-    out["exact_precision_tuned"] = correct / checked if checked else float("nan")
-    return out
+    return J.score(verdicts["tuned"], verdicts["base"], correct / checked if checked else None,
+                   str(verdicts.get("judge", "")))

@@ -1,0 +1,41 @@
+"""The judged aspects, one answer pair at a time: each model's five scores (1-5) from its verdict,
+whether the verdict was unparseable, and on the world the exact factual precision beside them.
+
+A verdict is {"scores": {aspect: 1-5 or None}, ...}; an aspect it did not score is NaN (left out
+of the mean), and a verdict missing any aspect counts as unparseable (kept, never dropped).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+ASPECTS = ("helpfulness", "clarity", "factuality", "depth", "engagement")
+NAN = float("nan")
+
+
+def parsed(verdict: dict) -> bool:
+    """All five aspects have a score from 1 to 5."""
+    scores = verdict.get("scores") or {}
+    return all(isinstance(scores.get(a), int) and 1 <= scores[a] <= 5 for a in ASPECTS)
+
+
+def score(tuned: dict, base: dict, exact_precision: float | None = None, judge: str = "") -> dict:
+    """Per-document values of both models' verdicts; `exact_precision` is the world's exact factual
+    precision of the tuned answer (None: no checkable claim, or real data)."""
+    out: dict = {}
+    for who, verdict in (("tuned", tuned), ("base", base)):
+        scores = verdict.get("scores") or {}
+        for a in ASPECTS:
+            x = scores.get(a)
+            out[f"{a}_{who}"] = float(x) if isinstance(x, int) and 1 <= x <= 5 else NAN
+        out[f"judge_unparseable_{who}"] = float(not parsed(verdict))
+    out["exact_precision_tuned"] = NAN if exact_precision is None or math.isnan(exact_precision) else exact_precision
+    out["judge_verdicts"] = {"judge": judge, "tuned": tuned, "base": base}
+    return out
+
+
+def count_verdicts(verdicts: Sequence[dict | None]) -> int:
+    """How many documents were judged (each document's verdicts, the judge's raw replies included,
+    are in the samples)."""
+    return sum(v is not None for v in verdicts)
