@@ -114,6 +114,14 @@ def _mean(xs: list[float]) -> float:
     return sum(xs) / len(xs) if xs else float("nan")
 
 
+def _rho(v: dict) -> str:
+    rho = v["spearman_factuality_vs_exact_precision"]
+    if isinstance(rho, float) and math.isnan(rho):
+        return ("undefined: fewer than 5 answers with both" if v["n"] < 5
+                else "undefined: one side is constant (every factuality score, or every precision, the same)")
+    return f"{_f(rho)} [{_f(v['low'])}, {_f(v['high'])}]"
+
+
 def _f(x: float, d: int = 2) -> str:
     return "–" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{d}f}"
 
@@ -124,8 +132,7 @@ def to_markdown(r: dict) -> str:
              f"{r['answers']} tuned answers of the world zoo ({len(r['checkpoints'])} checkpoints), prompt "
              f"version {r['prompt_version']}.", "",
              "| check | value [95% CI] | n |", "|---|---|---|",
-             f"| Spearman: judge factuality vs exact factual precision | "
-             f"{_f(v['spearman_factuality_vs_exact_precision'])} [{_f(v['low'])}, {_f(v['high'])}] | {v['n']} |",
+             f"| Spearman: judge factuality vs exact factual precision | {_rho(v)} | {v['n']} |",
              f"| unparseable verdicts | {_f(u['share'], 3)} [{_f(u['low'], 3)}, {_f(u['high'], 3)}] | "
              f"{u['verdicts']} |"]
     for a, c in r["consistency_reversed_order"].items():

@@ -211,6 +211,10 @@ def test_the_audit_figures_from_judged_rows(fake, tmp_path):
     assert r["consistency_reversed_order"]["factuality"]["same"] == pytest.approx(5 / 6)
     assert r["unparseable"]["count"] == 1 and r["unparseable"]["verdicts"] == 18
     assert "| Spearman: judge factuality vs exact factual precision | 1.00" in to_markdown(r)
+    constant = audit([{**row, "verdict_tuned": {**row["verdict_tuned"], "scores": {**row["verdict_tuned"]["scores"],
+                                                                                  "factuality": 1}}} for row in rows],
+                     j, "m")
+    assert "undefined: one side is constant" in to_markdown(constant)
 
 
 def test_judged_world_task_through_lm_eval_and_the_audit_on_a_tiny_zoo(fake, tiny_world, tiny_zoo, tmp_path,
