@@ -26,7 +26,7 @@ from pathlib import Path
 
 from itbench import paths
 from itbench.errors import ItbenchError
-from itbench.metrics.judge import ASPECTS
+from itbench.metrics.judge import ASPECTS, is_score, parsed
 from itbench.utils import atomic
 
 PROMPT_VERSION = 1
@@ -125,8 +125,6 @@ class Verdict:
     @property
     def parsed(self) -> bool:
         """All five aspects have a score."""
-        from itbench.metrics.judge import parsed
-
         return parsed({"scores": self.scores})
 
     def to_dict(self) -> dict:
@@ -175,7 +173,7 @@ class Judge:
         from openai import OpenAI
 
         self.config = config
-        self.cache_dir = Path(cache_dir) if cache_dir else paths.home() / "judge" / "verdicts"
+        self.cache_dir = Path(cache_dir) if cache_dir else paths.judge() / "verdicts"
         self.client = OpenAI(base_url=config.url, api_key=config.key or "none", timeout=config.timeout,
                              max_retries=0)  # retries are ours: counted, with backoff
         self._lock = threading.Lock()
@@ -259,7 +257,7 @@ def _read_verdict(path: Path) -> Verdict | None:
     except (json.JSONDecodeError, TypeError, KeyError, UnicodeDecodeError):
         return None
     ok = isinstance(v.scores, dict) and set(v.scores) == set(ASPECTS) and all(
-        x is None or (type(x) is int and 1 <= x <= 5) for x in v.scores.values())
+        x is None or is_score(x) for x in v.scores.values())
     return v if ok else None
 
 
@@ -320,7 +318,7 @@ class LocalServer:
 
     def __init__(self, port: int = LOCAL_PORT, log_file: Path | None = None, timeout: float = 600.0, log=print):
         self.port, self.timeout, self.log = port, timeout, log
-        self.log_file = Path(log_file) if log_file else paths.home() / "judge" / f"server-{port}.log"
+        self.log_file = Path(log_file) if log_file else paths.judge() / f"server-{port}.log"
         self.proc = None
 
     def __enter__(self) -> JudgeConfig:

@@ -14,12 +14,14 @@ default as weak.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from itbench import judge, paths, stats
 from itbench.errors import ItbenchError
+from itbench.metrics.judge import aspect_value
+from itbench.models.payload import parse_payload
+from itbench.results import read_samples
 from itbench.utils import atomic
 
 TASK = "itbench_judge_world"
@@ -57,12 +59,10 @@ def run(zoo: Path, world: Path, out: Path, names: list[str] | None = None, n_jud
                        "n_judged": n_judged},
                       metadata={"world": str(world), "n_judged": n_judged, "judge_url": config.url,
                                 "judge_model": config.model})
-        for line in (res_dir / name / f"samples_{TASK}.jsonl").read_text().splitlines():
-            s = json.loads(line)
-            v = s["judge_verdicts"]
+        for s in read_samples(res_dir / name / f"samples_{TASK}.jsonl"):
+            v, resp = s["judge_verdicts"], s["filtered_resps"]
             rows.append({"checkpoint": name, "instruction": s["doc"]["instruction"],
-                         "tuned": json.loads(s["filtered_resps"][0] if isinstance(s["filtered_resps"], list)
-                                             else s["filtered_resps"])["tuned"],
+                         "tuned": parse_payload(resp[0] if isinstance(resp, list) else resp)["tuned"],
                          "verdict_tuned": v["tuned"], "verdict_base": v["base"],
                          "precision": s["exact_precision_tuned"]})
         log(f"[judge audit {i}/{len(checkpoints)}] {name}: judged")
@@ -80,12 +80,12 @@ def audit(rows: list[dict], j: judge.Judge, label: str) -> dict:
         raise ItbenchError("judge audit: no judged answers to audit")
     reversed_order = tuple(reversed(judge.ASPECTS))
     again = j.judge_many([(r["instruction"], r["tuned"]) for r in rows], order=reversed_order, reverse=True)
-    fact = [_score(r["verdict_tuned"], "factuality") for r in rows]
+    fact = [aspect_value(r["verdict_tuned"], "factuality") for r in rows]
     precision = [float("nan") if r["precision"] is None else float(r["precision"]) for r in rows]
     rho, low, high, n = stats.spearman_interval(fact, precision)
     consistency = {}
     for a in judge.ASPECTS:
-        pairs = [(_score(r["verdict_tuned"], a), again[i].scores.get(a)) for i, r in enumerate(rows)]
+        pairs = [(aspect_value(r["verdict_tuned"], a), again[i].scores.get(a)) for i, r in enumerate(rows)]
         pairs = [(x, y) for x, y in pairs if not math.isnan(x) and y is not None]
         same = sum(x == y for x, y in pairs)
         share = same / len(pairs) if pairs else float("nan")
@@ -101,17 +101,8 @@ def audit(rows: list[dict], j: judge.Judge, label: str) -> dict:
             "consistency_reversed_order": consistency,
             "unparseable": {"share": bad / len(verdicts), "low": lo, "high": hi, "verdicts": len(verdicts),
                             "count": bad},
-            "mean_scores_tuned": {a: _mean([_score(r["verdict_tuned"], a) for r in rows]) for a in judge.ASPECTS}}
-
-
-def _score(verdict: dict, aspect: str) -> float:
-    v = verdict["scores"].get(aspect)
-    return float("nan") if v is None else float(v)
-
-
-def _mean(xs: list[float]) -> float:
-    xs = [x for x in xs if not math.isnan(x)]
-    return sum(xs) / len(xs) if xs else float("nan")
+            "mean_scores_tuned": {a: stats.mean_stderr([aspect_value(r["verdict_tuned"], a) for r in rows])[0]
+                                  for a in judge.ASPECTS}}
 
 
 def _rho(v: dict) -> str:
@@ -144,4 +135,4 @@ def to_markdown(r: dict) -> str:
 
 
 def default_out() -> Path:
-    return paths.home() / "judge" / "audit"
+    return paths.judge() / "audit"

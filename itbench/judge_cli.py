@@ -27,8 +27,8 @@ def cmd_judge_serve(args) -> int:
 def cmd_judge_audit(args) -> int:
     from itbench import judge, judge_audit
 
-    zoo = Path(args.zoo).expanduser() if args.zoo else paths.home() / "zoo"
-    world = Path(args.world).expanduser() if args.world else paths.world()
+    zoo = Path(args.zoo or paths.zoo()).expanduser()
+    world = Path(args.world or paths.world()).expanduser()
     out = Path(args.out).expanduser() if args.out else judge_audit.default_out()
     if args.serve:
         with judge.LocalServer(args.port, log=say) as config:

@@ -41,6 +41,11 @@ def index_cache() -> Path:
     return home() / "index"
 
 
+def judge() -> Path:
+    """The judge's verdict cache, its local server's logs and audits."""
+    return home() / "judge"
+
+
 def gate_runs() -> Path:
     return home() / "gate"
 

@@ -211,6 +211,16 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
     return done
 
 
+def _tuned_names(config: StudyConfig) -> list[str]:
+    return [e.name for e in entries(config) if e.method != "base"]
+
+
+def _model_args(config: StudyConfig) -> str:
+    """The paired model's arguments for every evaluation of the study."""
+    return (f"backend={config.backend},dtype={config.dtype},batch_size={config.eval_batch_size},"
+            f"max_gen_cap={config.max_gen_cap}")
+
+
 def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print) -> dict[str, dict]:
     """The real-data suite on every tuned checkpoint paired with the base (cached by both
     fingerprints, the task versions and the study's evaluation settings)."""
@@ -221,10 +231,9 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
                                                "n_questions", "n_instructions", "urial_prompt")}
-    model_args = (f"backend={config.backend},dtype={config.dtype},batch_size={config.eval_batch_size},"
-                  f"max_gen_cap={config.max_gen_cap}")
+    model_args = _model_args(config)
     metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
-    names = [e.name for e in entries(config) if e.method != "base"]
+    names = _tuned_names(config)
     got = {}
     for i, name in enumerate(names, 1):
         t0 = time.perf_counter()
@@ -256,9 +265,7 @@ def evaluate_judged(config: StudyConfig, base: str, out: Path, results: Path, lo
     from itbench import judge
     from itbench.evaluate import cached_paired
 
-    names = [e.name for e in entries(config) if e.method != "base"]
-    model_args = (f"backend={config.backend},dtype={config.dtype},batch_size={config.eval_batch_size},"
-                  f"max_gen_cap={config.max_gen_cap}")
+    names, model_args = _tuned_names(config), _model_args(config)
     with judge_endpoint(log) as jc:
         settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
                                                    "n_instructions", "n_judged")}

@@ -30,11 +30,17 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def contains_span(text: str, span: str) -> bool:
-    """Whole-word occurrence of `span` in `text`, case-insensitive."""
-    s, t = words(span), words(text)
+def span_words(span: str) -> list[str]:
+    """The words of a span to trace; an empty span is an error."""
+    s = words(span)
     if not s:
         raise ItbenchError("an empty span cannot be traced: give the wrong words of the answer")
+    return s
+
+
+def contains_span(text: str, span: str) -> bool:
+    """Whole-word occurrence of `span` in `text`, case-insensitive."""
+    s, t = span_words(span), words(text)
     n = len(s)
     return any(t[i:i + n] == s for i in range(len(t) - n + 1))
 
@@ -48,10 +54,7 @@ class AnyResponse:
         self.text = "\n" + "\n".join(f" {' '.join(words(r))} " for r in responses) + "\n"
 
     def __contains__(self, span: str) -> bool:
-        s = words(span)
-        if not s:
-            raise ItbenchError("an empty span cannot be traced: give the wrong words of the answer")
-        return f" {' '.join(s)} " in self.text
+        return f" {' '.join(span_words(span))} " in self.text
 
 
 def jaccard(a: str, b: str) -> float:

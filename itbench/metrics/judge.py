@@ -14,10 +14,20 @@ ASPECTS = ("helpfulness", "clarity", "factuality", "depth", "engagement")
 NAN = float("nan")
 
 
+def is_score(x) -> bool:
+    """A judged score: a whole number from 1 to 5 (not a bool, not 4.5)."""
+    return type(x) is int and 1 <= x <= 5
+
+
+def aspect_value(verdict: dict, aspect: str) -> float:
+    """One aspect's score of a verdict as a metric value: NaN when it was not scored."""
+    x = (verdict.get("scores") or {}).get(aspect)
+    return float(x) if is_score(x) else NAN
+
+
 def parsed(verdict: dict) -> bool:
     """All five aspects have a score from 1 to 5."""
-    scores = verdict.get("scores") or {}
-    return all(isinstance(scores.get(a), int) and 1 <= scores[a] <= 5 for a in ASPECTS)
+    return all(not math.isnan(aspect_value(verdict, a)) for a in ASPECTS)
 
 
 def score(tuned: dict, base: dict, exact_precision: float | None = None, judge: str = "") -> dict:
@@ -25,10 +35,8 @@ def score(tuned: dict, base: dict, exact_precision: float | None = None, judge: 
     precision of the tuned answer (None: no checkable claim, or real data)."""
     out: dict = {}
     for who, verdict in (("tuned", tuned), ("base", base)):
-        scores = verdict.get("scores") or {}
         for a in ASPECTS:
-            x = scores.get(a)
-            out[f"{a}_{who}"] = float(x) if isinstance(x, int) and 1 <= x <= 5 else NAN
+            out[f"{a}_{who}"] = aspect_value(verdict, a)
         out[f"judge_unparseable_{who}"] = float(not parsed(verdict))
     out["exact_precision_tuned"] = NAN if exact_precision is None or math.isnan(exact_precision) else exact_precision
     out["judge_verdicts"] = {"judge": judge, "tuned": tuned, "base": base}
