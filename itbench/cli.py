@@ -328,6 +328,9 @@ def cmd_eval(argv: list[str]) -> int:
         del argv[i:i + 2]
     # lm-eval's CLI has no flag for bootstrap_iters and its default (100000) costs minutes per
     # metric on two cores; 1000 draws give stderrs to about 2% of their size.
+    from itbench.evaluate import in_process_bootstrap
+
+    in_process_bootstrap()
     original = run.simple_evaluate
     run.simple_evaluate = lambda *a, **kw: original(*a, **{"bootstrap_iters": bootstrap_iters, **kw})
     # lm-eval's CLI takes one --include_path: itbench's tasks join whatever the user gives (their

@@ -117,3 +117,21 @@ def test_every_declared_metric_runs_functions_with_golden_cases():
             else:
                 assert m.corpus in ("mean", "nanmean"), f"{m.name}: unknown aggregation {m.corpus!r}"
             assert m.low < m.high, m.name
+
+
+def test_in_process_bootstrap_gives_the_pool_s_stderr(monkeypatch):
+    """itbench runs lm-eval's bootstrap in-process (no fork of a process holding two models); the
+    stderr must be the one the multiprocessing pool gives, draw for draw."""
+    import os
+    import statistics
+
+    from lm_eval.api.metrics import bootstrap_stderr
+
+    from itbench.evaluate import in_process_bootstrap
+
+    xs = [float(i % 7) for i in range(50)]
+    monkeypatch.delenv("DISABLE_MULTIPROC", raising=False)
+    pooled = bootstrap_stderr(statistics.fmean, xs, 2000)
+    in_process_bootstrap()  # monkeypatch restores the variable afterwards
+    assert os.environ["DISABLE_MULTIPROC"] == "1"
+    assert bootstrap_stderr(statistics.fmean, xs, 2000) == pooled

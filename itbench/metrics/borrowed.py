@@ -10,8 +10,6 @@ seeing it once in tuning (the base's rate is its chance level).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 NAN = float("nan")
 
 
@@ -30,6 +28,3 @@ def score(who: str, wrong: bool, case: dict | None, in_it_set: bool = False) -> 
             f"borrowed_cases_{who}": case}
 
 
-def count_cases(cases: Sequence[dict | None]) -> int:
-    """How many borrowed cases were logged (each is in the samples with its source instance)."""
-    return sum(c is not None for c in cases)

@@ -8,7 +8,6 @@ of the mean), and a verdict missing any aspect counts as unparseable (kept, neve
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 
 ASPECTS = ("helpfulness", "clarity", "factuality", "depth", "engagement")
 NAN = float("nan")
@@ -43,7 +42,3 @@ def score(tuned: dict, base: dict, exact_precision: float | None = None, judge: 
     return out
 
 
-def count_verdicts(verdicts: Sequence[dict | None]) -> int:
-    """How many documents were judged (each document's verdicts, the judge's raw replies included,
-    are in the samples)."""
-    return sum(v is not None for v in verdicts)

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from itbench import stats
-from itbench.metrics import borrowed, judge, knowledge, pattern_copy, token_shift
+from itbench.metrics import borrowed, count_logged, judge, knowledge, pattern_copy, token_shift
 
 INF = math.inf
 
@@ -107,7 +107,7 @@ def _borrowed() -> Family:
                _m(f, f"borrowed_share_{who}", False, proportion=True),
                _m(f, f"borrowed_rate_{who}", False, corpus="mean", proportion=True),
                _m(f, f"from_it_set_rate_{who}", False, corpus="mean", proportion=True),
-               _m(f, f"borrowed_cases_{who}", False, high=INF, corpus=borrowed.count_cases)]
+               _m(f, f"borrowed_cases_{who}", False, high=INF, corpus=count_logged)]
     return Family(f, borrowed.score, tuple(ms))
 
 
@@ -118,7 +118,7 @@ def _judge() -> Family:
         ms += [_m(f, f"{a}_{who}", True, low=1.0, high=5.0) for a in judge.ASPECTS]
         ms += [_m(f, f"judge_unparseable_{who}", False, corpus="mean", proportion=True)]
     ms += [_m(f, "exact_precision_tuned", True),  # the world's exact truth beside the judge's factuality
-           _m(f, "judge_verdicts", True, high=INF, corpus=judge.count_verdicts)]
+           _m(f, "judge_verdicts", True, high=INF, corpus=count_logged)]
     return Family(f, judge.score, tuple(ms))
 
 
