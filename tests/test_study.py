@@ -196,7 +196,7 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     # the gate on a real checkpoint with the real-data policy: judged, and 4 questions are too few to pass
     report = run_gate("real", "gemma-3-270m", results=[str(tmp_path / "study" / "results" / "lora-short-4")],
                       quiet=True)
-    assert len(report.verdicts) == 5 and not report.passed
+    assert len(report.verdicts) == 6 and not report.passed
 
 
 @pytest.mark.vllm
