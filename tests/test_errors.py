@@ -33,6 +33,16 @@ def test_adapter_on_another_base_is_refused(tiny_zoo, tmp_path):
         checkpoint.load(other, adapter=tiny_zoo["dir"] / "lora-short-1x")
 
 
+@pytest.mark.parametrize("what", ["missing", "a-file"])
+def test_zoo_list_of_no_zoo_folder_says_so(capsys, tmp_path, what):
+    out = tmp_path / "zoo"
+    if what == "a-file":
+        out.write_text("not a zoo")
+    code, err = _run(capsys, "zoo", "list", "--out", str(out))
+    assert code == 2 and str(out) in err and ("is a file" if what == "a-file" else "no zoo at") in err
+    assert "Traceback" not in err and (what == "missing" or out.read_text() == "not a zoo")
+
+
 def test_missing_checkpoint_folder(tmp_path):
     with pytest.raises(ItbenchError, match="does not exist: build the zoo with `itbench zoo build`"):
         checkpoint.load(tmp_path / "nowhere")

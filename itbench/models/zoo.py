@@ -218,5 +218,7 @@ def list_zoo(zoo_dir: Path) -> list[dict]:
     """The manifests of a zoo's checkpoints, by name."""
     if not zoo_dir.exists():
         raise ItbenchError(f"no zoo at {zoo_dir}: build it with `itbench zoo build`")
+    if not zoo_dir.is_dir():
+        raise ItbenchError(f"{zoo_dir} is a file, not a zoo folder: give the folder `itbench zoo build --out` wrote")
     folders = sorted(p for p in zoo_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
     return [m for m in (checkpoint.read_manifest(d, required=False) for d in folders) if m]
