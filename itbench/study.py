@@ -322,6 +322,7 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
         raise ItbenchError("itbench study needs its data: --data DIR, a folder laid out as ../shared/data "
                            "(alpaca/, alpaca-gpt4/, popqa/, triviaqa/, just-eval-instruct/)")
     out = Path(out) if out else default_out(config.base)
+    entries(config)  # an unknown --only recipe fails here, before any data or model is touched
     with use_data(data_dir, config):
         files = it_sets(data_dir, config.rows, out / "data")  # bad data fails before any model is touched
         t0 = time.perf_counter()

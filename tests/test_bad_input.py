@@ -257,6 +257,7 @@ STUDY_CASES = [
     ("long-set-missing", {"alpaca-gpt4/alpaca_en_demo.json": None}, [], "is missing"),
     ("popqa-missing", {"popqa/popqa_1000.jsonl": None}, [], "popqa_1000.jsonl is missing"),
     ("too-few-shared-instructions", {}, ["--rows", "50"], "only 3 instructions have both"),
+    ("unknown-only-recipe", {}, ["--only", "qlora-short-64"], "unknown recipe(s) ['qlora-short-64']"),
 ]
 
 
