@@ -178,3 +178,18 @@ def test_a_pickled_checkpoint_cannot_run_code_and_remote_code_is_off(tmp_path):
     (folder / "evil.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
     model = checkpoint.load_model(folder)
     assert type(model).__name__ == "LlamaForCausalLM" and not marker.exists(), "remote code ran"
+
+
+@pytest.mark.parametrize("what", ["a-file", "a-folder-of-other-things"])
+def test_world_build_never_writes_over_what_is_not_a_world(capsys, tmp_path, what):
+    out = tmp_path / "out"
+    if what == "a-file":
+        out.write_text("keep me")
+        keep = out
+    else:
+        out.mkdir()
+        keep = out / "notes.txt"
+        keep.write_text("keep me")
+    code, err = _run(capsys, "world", "build", "--tiny", "--out", str(out))
+    assert code == 2 and str(out) in err and "Traceback" not in err
+    assert keep.read_text() == "keep me" and not (out.is_dir() and (out / "world.json").exists())
