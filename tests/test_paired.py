@@ -215,7 +215,16 @@ def test_generation_in_rounds_gives_the_same_answers(tiny_zoo):
     from itbench.models.generation import greedy
     from itbench.models.train import render_prompt
 
-    model, tok = checkpoint.load(tiny_zoo["dir"] / "full-long-4x")
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    # the zoo's tokenizer and a seeded untrained model: a trained organism's answers depend on the
+    # CPU that trained it (on one machine every answer was two tokens), an untrained one's do not
+    _, tok = checkpoint.load(tiny_zoo["dir"] / "full-long-4x")
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
+                                         num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                                         head_dim=32)).eval()
     prompts = [render_prompt(tok, q) for q in ("describe x .", "who is y ?", "tell me about z .", "what is w ?")]
     for stop in (None, ["."]):
         one = greedy(model, tok, prompts, 24, 3, stop=stop)
