@@ -211,12 +211,12 @@ def test_tasks_that_ask_the_same_question_share_one_generation(tiny_zoo, monkeyp
 def test_generation_in_rounds_gives_the_same_answers(tiny_zoo):
     """Rows that stopped leave the batch every few tokens and the rest continue from their text:
     the same greedy answers as one pass, with and without stop strings."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
     from itbench.models import checkpoint
     from itbench.models.generation import greedy
     from itbench.models.train import render_prompt
-
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
 
     # the zoo's tokenizer and a seeded untrained model: a trained organism's answers depend on the
     # CPU that trained it (on one machine every answer was two tokens), an untrained one's do not
