@@ -220,7 +220,7 @@ def test_generation_in_rounds_gives_the_same_answers(tiny_zoo):
 
     # the zoo's tokenizer and a seeded untrained model: a trained organism's answers depend on the
     # CPU that trained it (on one machine every answer was two tokens), an untrained one's do not
-    _, tok = checkpoint.load(tiny_zoo["dir"] / "full-long-4x")
+    tok = checkpoint.load_tokenizer(tiny_zoo["dir"] / "full-long-4x")
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=64, intermediate_size=128,
                                          num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,

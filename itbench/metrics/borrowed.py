@@ -26,5 +26,3 @@ def score(who: str, wrong: bool, case: dict | None, in_it_set: bool = False) -> 
             f"borrowed_rate_{who}": float(case is not None),
             f"from_it_set_rate_{who}": float(in_it_set or case is not None),
             f"borrowed_cases_{who}": case}
-
-

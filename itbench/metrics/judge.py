@@ -40,5 +40,3 @@ def score(tuned: dict, base: dict, exact_precision: float | None = None, judge: 
     out["exact_precision_tuned"] = NAN if exact_precision is None or math.isnan(exact_precision) else exact_precision
     out["judge_verdicts"] = {"judge": judge, "tuned": tuned, "base": base}
     return out
-
-
