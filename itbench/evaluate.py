@@ -136,6 +136,8 @@ def evaluate_zoo(zoo: Path, world: Path, out: Path, names: list[str] | None = No
     logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices drown the progress lines
     if not (zoo / "base").exists():
         raise ItbenchError(f"no zoo at {zoo}: build it with `itbench zoo build`")
+    atomic.check_output(out, [zoo, world], ours=("comparisons.md", f"*/{RESULTS_FILE}", "*.log"),
+                        what="results folder")
     names = names or sorted(p.name for p in zoo.iterdir()
                             if p.is_dir() and p.name != "base" and not p.name.startswith("."))
     results = {}

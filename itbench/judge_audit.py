@@ -41,15 +41,21 @@ def _recipes(zoo: Path, names: list[str] | None) -> list[str]:
     return [n for n in found if "-seed" not in n]
 
 
+def check_paths(zoo: Path, world: Path, out: Path) -> None:
+    """A zoo to audit, and a report folder that destroys nothing (checked before a judge starts)."""
+    if not (zoo / "base").is_dir():
+        raise ItbenchError(f"judge audit: {zoo} holds no zoo (no base/): build it with `itbench demo` or "
+                           "`itbench zoo build`, or pass --zoo")
+    atomic.check_output(out, [zoo, world], ours=("audit.json", "audit.md", "results"), what="judge audit")
+
+
 def run(zoo: Path, world: Path, out: Path, names: list[str] | None = None, n_judged: int | None = 20,
         config: judge.JudgeConfig | None = None, log=print) -> dict:
     """Judge the zoo's answers, audit the judge, write out/audit.json and out/audit.md."""
     from itbench.evaluate import cached_paired
 
+    check_paths(zoo, world, out)
     config = config or judge.JudgeConfig.from_env()
-    if not (zoo / "base").is_dir():
-        raise ItbenchError(f"judge audit: {zoo} holds no zoo (no base/): build it with `itbench demo` or "
-                           "`itbench zoo build`, or pass --zoo")
     checkpoints = _recipes(zoo, names)
     rows = []
     for i, name in enumerate(checkpoints, 1):

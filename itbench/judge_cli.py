@@ -30,6 +30,7 @@ def cmd_judge_audit(args) -> int:
     zoo = Path(args.zoo or paths.zoo()).expanduser()
     world = Path(args.world or paths.world()).expanduser()
     out = Path(args.out).expanduser() if args.out else judge_audit.default_out()
+    judge_audit.check_paths(zoo, world, out)  # before a local judge takes a minute to start
     if args.serve:
         with judge.LocalServer(args.port, log=say) as config:
             report = judge_audit.run(zoo, world, out, args.names, args.n, config, log=say)

@@ -18,22 +18,10 @@ MARKER = ".itbench-leaderboard"  # marks a folder as a leaderboard itbench wrote
 
 
 def check_output(out: str | Path, inputs: list[str | Path]) -> Path:
-    """The output folder, if writing the leaderboard there destroys nothing; else an error that
-    says why and what to pass instead."""
-    from itbench.errors import ItbenchError
+    """The output folder, if writing the leaderboard there destroys nothing (itbench.utils.atomic.check_output)."""
+    from itbench.utils import atomic
 
-    out = Path(out).expanduser().resolve()
-    for src in inputs:
-        src = Path(src).expanduser().resolve()
-        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
-            raise ItbenchError(f"--out {out} is, holds or lies inside the input {src}: writing the leaderboard there "
-                               "would mix it with (or replace) the results; choose a folder of its own")
-    if out.exists() and not out.is_dir():
-        raise ItbenchError(f"--out {out} is an existing file: a leaderboard is a folder; choose another path")
-    if out.is_dir() and any(out.iterdir()) and not ((out / MARKER).exists() or (out / FILES[0]).exists()):
-        raise ItbenchError(f"--out {out} is a folder that holds other things and no leaderboard: choose an empty "
-                           "or new folder (itbench replaces only a leaderboard's own files)")
-    return out
+    return atomic.check_output(out, inputs, ours=(MARKER, FILES[0]), what="leaderboard")
 
 
 def meta_of(board: Board, command: str) -> dict:

@@ -63,6 +63,9 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
     from itbench.utils import atomic
 
     base = embedded.resolve(base)
+    # a checkpoint folder is replaced whole: never the base's folder, the data's, or someone else's
+    atomic.check_output(out_dir, [base if checkpoint.is_local(base) else None, data], ours=(checkpoint.MANIFEST,),
+                        what="checkpoint")
     rows = load_it_rows(data, recipe)
     n_rows = len(rows)
     if recipe.spec.filtered:

@@ -182,6 +182,7 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
 
     `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults."""
     world_dir, zoo_dir = Path(world_dir), Path(zoo_dir)
+    atomic.check_output(zoo_dir, [world_dir], ours=(f"*/{checkpoint.MANIFEST}",), what="zoo")
     config = store.load_config(world_dir)
     entries = list(entries or default_entries(config.it_scales, seeds))
     if only:

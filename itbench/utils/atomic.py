@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -72,3 +73,52 @@ def sha256_file(path: str | os.PathLike) -> str:
 
 def sha256_json(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+
+
+_LEFTOVER = re.compile(r"^\..+\.(tmp|old\.\d+)$")  # what write_text and build_dir leave when killed
+
+
+def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--out", what: str = "output") -> Path:
+    """The output folder `out`, resolved, if writing there destroys nothing; else an ItbenchError that
+    says why and what to pass instead. Refused: an output that is, holds or lies inside one of the
+    `inputs` (files or folders; None entries and hub names that are not paths are skipped), an
+    existing file, and a non-empty folder holding none of `ours` (names or glob patterns that mark
+    a previous output of the same kind: itbench replaces its own outputs, never someone else's
+    folder). A folder holding only the temporary leftovers of a killed itbench run counts as empty,
+    so that run resumes."""
+    from itbench.errors import ItbenchError
+
+    out = Path(out).expanduser().resolve()
+    for src in inputs:
+        if src is None or not Path(src).expanduser().exists():
+            continue
+        src = Path(src).expanduser().resolve()
+        if out == src or src.is_relative_to(out) or out.is_relative_to(src):
+            raise ItbenchError(f"{flag} {out} is, holds or lies inside the input {src}: writing the {what} there "
+                               "would mix it with (or replace) what it reads; choose a folder of its own")
+    if out.exists() and not out.is_dir():
+        raise ItbenchError(f"{flag} {out} is an existing file: the {what} is a folder; choose another path")
+    if out.is_dir() and any(not _LEFTOVER.match(p.name) for p in out.iterdir()) \
+            and not any(next(out.glob(name), None) is not None for name in ours):
+        raise ItbenchError(f"{flag} {out} is a folder that holds other things and no {what} "
+                           f"(none of {', '.join(ours) or 'its files'}): choose an empty or new folder "
+                           "(itbench replaces only what it wrote itself)")
+    return out
+
+
+def check_output_file(out: str | os.PathLike, inputs=(), *, flag: str = "--out") -> Path:
+    """An output file `out`, resolved, if writing it destroys nothing: not one of the `inputs`, not
+    inside an input folder, not an existing folder."""
+    from itbench.errors import ItbenchError
+
+    out = Path(out).expanduser().resolve()
+    if out.is_dir():
+        raise ItbenchError(f"{flag} {out} is a folder: give a file path")
+    for src in inputs:
+        if src is None or not Path(src).expanduser().exists():
+            continue
+        src = Path(src).expanduser().resolve()
+        if out == src or (src.is_dir() and out.is_relative_to(src)):
+            raise ItbenchError(f"{flag} {out} is or lies inside the input {src}: writing there would replace or "
+                               "mix with what it reads; choose another path")
+    return out

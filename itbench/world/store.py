@@ -35,11 +35,7 @@ def write_world(config: WorldConfig, out_dir: str | Path) -> Path:
     """Generate the world and write it atomically; reuse it if the same world is already there."""
     out_dir = Path(out_dir)
     fp = world_fingerprint(config)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ItbenchError(f"world folder {out_dir} is an existing file: a world is a folder; choose another path")
-    if out_dir.is_dir() and any(out_dir.iterdir()) and not (out_dir / MANIFEST).exists():
-        raise ItbenchError(f"world folder {out_dir} holds other things and no world ({MANIFEST}); a world is "
-                           "written whole in its folder: choose an empty or new folder")
+    atomic.check_output(out_dir, ours=(MANIFEST,), flag="world folder", what="world")
     if (out_dir / MANIFEST).exists():
         try:
             if read_manifest(out_dir)["fingerprint"] == fp:
