@@ -77,7 +77,7 @@ def main() -> None:
     def cut(row):
         return row[:row.index(tok.eos_token_id) + 1] if tok.eos_token_id in row else row
 
-    same = sum(cut(a) == cut(b) for a, b in zip(hf, vl))
+    same = sum(cut(a) == cut(b) for a, b in zip(hf, vl, strict=True))
     print(f"\n{args.model}, {len(prompts)} {args.task} chat prompts, up to {args.max_tokens} tokens, {args.dtype}, "
           f"{args.threads} threads: vLLM generation takes {t_vllm / t_hf:.2f}x the hf time "
           f"({(t_vllm + t_start) / t_hf:.2f}x with its engine start); greedy answers identical on {same} of "

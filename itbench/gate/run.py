@@ -34,8 +34,8 @@ def run_gate(policy: str, base: str, results: list[str] | None = None, candidate
         raise ItbenchError("--limit makes a smoke run, which is no evidence for a release: drop --limit, or add "
                            "--smoke for a smoke verdict (it never passes)")
     rules = load_policy(policy_path(policy))
-    inputs = [*(results or []), policy_path(policy), candidate if candidate and checkpoint.is_local(candidate) else None,
-              run_dir]
+    local = candidate if candidate and checkpoint.is_local(candidate) else None
+    inputs = [*(results or []), policy_path(policy), local, run_dir]
     for flag, path in (("--junit", junit_path), ("--summary", summary_path)):
         if path:
             atomic.check_output_file(path, inputs, flag=flag)
