@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from itbench import escape, paths
+from itbench.argtypes import positive_int
 from itbench.errors import ItbenchError
 
 say = escape.say
@@ -176,7 +177,7 @@ def cmd_tasks_path(args) -> int:
 
 
 def _seeds_arg(sp) -> None:
-    sp.add_argument("--seeds", type=int, default=None,
+    sp.add_argument("--seeds", type=positive_int, default=None,
                     help="training seeds per tuned recipe (default 3; 1 with --tiny): findings need at least 2")
     sp.add_argument("--base-seed", type=int, default=0,
                     help="the base organism's training seed (default 0): another seed is another base, the "
@@ -244,7 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--world", help="world folder (default: the embedded one)")
     c.add_argument("--checkpoints", nargs="+", help="only these checkpoints")
     c.add_argument("--out", help="results folder (default $ITBENCH_HOME/results)")
-    c.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
+    c.add_argument("--limit", type=positive_int, default=None, help="documents per task (smoke runs)")
     _world_args(c)
     c.set_defaults(func=cmd_compare)
 
@@ -267,8 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--results", nargs="+", help="existing results of the candidate (files or folders)")
     g.add_argument("--candidate", help="a checkpoint folder or LoRA adapter to evaluate now, on the policy's tasks")
     g.add_argument("--run-dir", help="where a run the gate starts writes its results (default $ITBENCH_HOME/gate/NAME)")
-    g.add_argument("--limit", type=int, default=None, help="documents per task in a run the gate starts (smoke runs: "
-                                                           "needs --smoke)")
+    g.add_argument("--limit", type=positive_int, default=None,
+                   help="documents per task in a run the gate starts (smoke runs: needs --smoke)")
     g.add_argument("--smoke", action="store_true", help="judge results of a --limit run: a smoke verdict, never a "
                                                         "pass (exit 1 at best)")
     g.add_argument("--model-args", default="", help="more --model itbench arguments for a run the gate starts, "
@@ -287,7 +288,7 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--world", help="a world folder (default: build the embedded one)")
     dm.add_argument("--out", help="zoo folder (default $ITBENCH_HOME/zoo)")
     dm.add_argument("--leaderboard", help="leaderboard folder (default $ITBENCH_HOME/leaderboard)")
-    dm.add_argument("--limit", type=int, default=None, help="documents per task (smoke runs)")
+    dm.add_argument("--limit", type=positive_int, default=None, help="documents per task (smoke runs)")
     _seeds_arg(dm)
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from itbench import paths
+from itbench.argtypes import port, positive_int
 from itbench.escape import say
 
 
@@ -44,7 +45,7 @@ def add_commands(sub) -> None:
     jd = sub.add_parser("judge", help="the five-aspect judge (any OpenAI-compatible endpoint; local by default)")
     ja = jd.add_subparsers(dest="action", required=True)
     js = ja.add_parser("serve", help="serve the local judge (SmolLM2-135M-Instruct from PyPI) with `vllm serve`")
-    js.add_argument("--port", type=int, default=8765)
+    js.add_argument("--port", type=port, default=8765)
     js.add_argument("--host", default="127.0.0.1")
     js.set_defaults(func=cmd_judge_serve)
     jau = ja.add_parser("audit", help="the judge's own accuracy on the world zoo: factuality vs exact precision, "
@@ -52,9 +53,9 @@ def add_commands(sub) -> None:
     jau.add_argument("--zoo", help="zoo folder (default $ITBENCH_HOME/zoo, as `itbench demo` builds it)")
     jau.add_argument("--world", help="world folder (default $ITBENCH_WORLD or $ITBENCH_HOME/world)")
     jau.add_argument("--names", nargs="+", help="checkpoints to judge (default: seed 0 of every recipe)")
-    jau.add_argument("-n", type=int, default=20, help="open instructions judged per checkpoint (default 20)")
+    jau.add_argument("-n", type=positive_int, default=20, help="open instructions judged per checkpoint (default 20)")
     jau.add_argument("--out", help="report folder (default $ITBENCH_HOME/judge/audit)")
     jau.add_argument("--serve", action="store_true", help="start the local judge for the run (else the endpoint "
                                                           "in $ITBENCH_JUDGE_URL / $ITBENCH_JUDGE_MODEL)")
-    jau.add_argument("--port", type=int, default=8765, help="the local judge's port with --serve")
+    jau.add_argument("--port", type=port, default=8765, help="the local judge's port with --serve")
     jau.set_defaults(func=cmd_judge_audit)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itbench.argtypes import positive_int
 from itbench.escape import say
 
 
@@ -25,18 +26,18 @@ def add_commands(sub) -> None:
                                                   "TriviaQA, just-eval-instruct)")
     for flag, kw in (("out", {"help": "study folder (default $ITBENCH_HOME/study/<base>)"}),
                      ("leaderboard", {"help": "leaderboard folder (default <out>/leaderboard)"}),
-                     ("rows", {"type": int, "help": "IT instances per style (default 64)"}),
-                     ("seeds", {"type": int, "help": "training seeds per recipe (default 1)"}),
-                     ("epochs", {"type": int, "help": "epochs (default 3, as the paper)"}),
-                     ("n-questions", {"type": int, "help": "PopQA/TriviaQA questions per task (default 200)"}),
-                     ("n-instructions", {"type": int, "help": "just-eval instructions per task (default 100)"}),
+                     ("rows", {"type": positive_int, "help": "IT instances per style (default 64)"}),
+                     ("seeds", {"type": positive_int, "help": "training seeds per recipe (default 1)"}),
+                     ("epochs", {"type": positive_int, "help": "epochs (default 3, as the paper)"}),
+                     ("n-questions", {"type": positive_int, "help": "PopQA/TriviaQA questions per task (default 200)"}),
+                     ("n-instructions", {"type": positive_int, "help": "just-eval instructions a task (default 100)"}),
                      ("only", {"nargs": "+", "help": "only these recipes (e.g. lora-short-64), default all"}),
                      ("backend", {"choices": ["hf", "vllm"], "help": "generation backend (default hf)"}),
                      ("dtype", {"choices": ["float32", "bfloat16", "float16"], "help": "eval weights (default bf16)"}),
                      ("precision", {"choices": ["fp32", "bf16-mixed"], "help": "training (default bf16-mixed)"}),
                      ("judge", {"action": "store_true", "default": None,
                                 "help": "also the judged aspects ($ITBENCH_JUDGE_URL, else the local judge)"}),
-                     ("n-judged", {"type": int, "help": "just-eval instructions judged (default 50)"}),
+                     ("n-judged", {"type": positive_int, "help": "just-eval instructions judged (default 50)"}),
                      ("filter-by", {"choices": ["heuristic", "judge"],
                                     "help": "the filtered recipe's scores (default heuristic; judge: the judge's)"})):
         st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), **kw)

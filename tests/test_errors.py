@@ -193,3 +193,25 @@ def test_world_build_never_writes_over_what_is_not_a_world(capsys, tmp_path, wha
     code, err = _run(capsys, "world", "build", "--tiny", "--out", str(out))
     assert code == 2 and str(out) in err and "Traceback" not in err
     assert keep.read_text() == "keep me" and not (out.is_dir() and (out / "world.json").exists())
+
+
+@pytest.mark.parametrize("argv, expect", [
+    (["judge", "serve", "--port", "99999"], "--port: 99999 is not a port (1-65535)"),
+    (["judge", "serve", "--port", "0"], "--port: 0 is not a port"),
+    (["judge", "audit", "-n", "abc"], "-n: 'abc' is not a whole number"),
+    (["demo", "--tiny", "--limit", "-1"], "--limit: -1 is not at least 1"),
+    (["compare", "--tiny", "--limit", "0"], "--limit: 0 is not at least 1"),
+    (["gate", "--base", "b", "--candidate", "c", "--limit", "0", "--smoke"], "--limit: 0 is not at least 1"),
+    (["zoo", "build", "--tiny", "--seeds", "0"], "--seeds: 0 is not at least 1"),
+    (["study", "--base", "b", "--data", "d", "--rows", "0"], "--rows: 0 is not at least 1"),
+    (["study", "--base", "b", "--data", "d", "--n-questions", "2.5"], "--n-questions: '2.5' is not a whole number"),
+], ids=lambda v: "-".join(v)[:40] if isinstance(v, list) else "")
+def test_a_bad_number_is_refused_as_the_flags_are_read(capsys, tmp_path, monkeypatch, argv, expect):
+    """Before anything is built or started (a demo with --limit -1 trained the whole zoo, then failed
+    in lm-eval; a port out of range was a traceback from the server)."""
+    monkeypatch.setenv("ITBENCH_HOME", str(tmp_path / "home"))
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and expect in err and "Traceback" not in err, err
+    assert not (tmp_path / "home").exists()
