@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from itbench.errors import ItbenchError
+from itbench.utils import jsonfile
 
 FORMATS = (".json", ".jsonl", ".csv")
 _KIND_NAMES = {str: "text", list: "list"}
@@ -41,7 +42,7 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
         rows = list(csv.DictReader(text.splitlines()))
     elif path.suffix == ".json":
         try:
-            data = json.loads(text)
+            data = jsonfile.loads(text)
         except json.JSONDecodeError as err:
             raise ItbenchError(f"data file {path} is not valid JSON ({err})") from err
         rows = data.get("data") if isinstance(data, dict) else data
@@ -52,7 +53,7 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
         for i, line in enumerate(text.split("\n"), 1):
             if line.strip():
                 try:
-                    rows.append(json.loads(line))
+                    rows.append(jsonfile.loads(line))
                 except json.JSONDecodeError as err:
                     raise ItbenchError(f"data file {path}, line {i}, is not valid JSON ({err}): one object a "
                                        "line (JSONL), or give a .json file") from err

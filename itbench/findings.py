@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from itbench import stats
 from itbench.metrics import table
 from itbench.results import Run, stderr, value
+from itbench.utils import jsonfile
 
 FILE = "findings.json"
 PAPER = {1: "IT adds no knowledge: LoRA learns style tokens; full fine-tuning degrades knowledge",
@@ -256,7 +257,7 @@ def read(path: str | Path) -> list[dict]:
     from itbench.errors import ItbenchError
 
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = jsonfile.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as err:
         raise ItbenchError(f"{path}: not a readable findings file ({err}); regenerate it with `itbench demo`") from err
     if not isinstance(data, list) or not all(isinstance(f, dict) and "finding" in f for f in data):

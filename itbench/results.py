@@ -14,6 +14,7 @@ from pathlib import Path
 
 from itbench import evidence
 from itbench.errors import ItbenchError
+from itbench.utils import jsonfile
 
 PREFIX = "itbench_"
 
@@ -60,7 +61,7 @@ def find_results(paths: list[str | Path]) -> list[Path]:
 
 def _load_json(path: Path) -> dict:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = jsonfile.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as err:
         raise ItbenchError(f"{path} is not valid JSON ({err}): the file is truncated or damaged; rerun the "
                            "evaluation that wrote it, or leave the file out") from err
@@ -91,7 +92,7 @@ def read_samples(path: Path) -> list[dict]:
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            row = jsonfile.loads(line)
         except json.JSONDecodeError as err:
             raise ItbenchError(f"{path} line {i} is not valid JSON ({err}): the samples file is truncated or "
                                "damaged; rerun the evaluation with --log_samples, or remove the file") from err

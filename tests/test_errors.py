@@ -68,6 +68,22 @@ def test_corrupt_manifest(tiny_zoo, tmp_path):
         checkpoint.read_manifest(broken)
 
 
+def test_a_key_written_twice_is_refused_in_a_manifest_and_an_it_set(tiny_zoo, tmp_path):
+    """json keeps the last of two equal keys; a reader of the file sees the first. Neither wins."""
+    from itbench.data import read_rows
+
+    broken = tmp_path / "twice"
+    shutil.copytree(tiny_zoo["dir"] / "full-short-1x", broken)
+    text = (broken / checkpoint.MANIFEST).read_text()
+    (broken / checkpoint.MANIFEST).write_text(text.replace("{", '{"method": "lora", ', 1))
+    with pytest.raises(ItbenchError, match="is corrupt .*'method' appears twice"):
+        checkpoint.read_manifest(broken)
+    data = tmp_path / "it.jsonl"
+    data.write_text('{"instruction": "a", "response": "b", "response": "c"}\n')
+    with pytest.raises(ItbenchError, match="'response' appears twice"):
+        read_rows(data)
+
+
 def test_empty_it_set_writes_nothing(tiny_zoo, tmp_path):
     data = tmp_path / "empty.jsonl"
     data.write_text("")

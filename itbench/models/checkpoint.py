@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 from itbench.errors import ItbenchError
-from itbench.utils import atomic
+from itbench.utils import atomic, jsonfile
 
 MANIFEST = "itbench_manifest.json"
 MANIFEST_VERSION = 1
@@ -66,7 +66,7 @@ def read_manifest(path: str | Path, required: bool = True) -> dict | None:
                                "written; rebuild it with `itbench zoo build` (or `itbench finetune`)")
         return None
     try:
-        manifest = json.loads(f.read_text())
+        manifest = jsonfile.loads(f.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ItbenchError(f"{f} is corrupt ({err}): delete {path} and rebuild it with `itbench zoo build`") from err
     if manifest.get("manifest_version") != MANIFEST_VERSION:

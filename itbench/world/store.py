@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 
 from itbench.errors import ItbenchError
-from itbench.utils import atomic
+from itbench.utils import atomic, jsonfile
 from itbench.world import generate as G
 from itbench.world.config import STYLES, WORLD_FORMAT_VERSION, WorldConfig
 
@@ -69,7 +69,7 @@ def read_manifest(world_dir: str | Path) -> dict:
         raise ItbenchError(f"{world_dir} is not an itbench world (no {MANIFEST}): build one with "
                            f"`itbench world build --out {world_dir}`")
     try:
-        manifest = json.loads(path.read_text())
+        manifest = jsonfile.loads(path.read_text())
     except json.JSONDecodeError as err:
         raise ItbenchError(f"{path} is not valid JSON ({err}): rebuild the world with `itbench world build`") from err
     version = manifest.get("format_version")
