@@ -64,10 +64,19 @@ def run_paired(base: str | Path, candidate: str | Path, tasks: list[str], folder
     # lm-eval prints a line per bootstrapped metric and a bar per request batch: hundreds of lines
     # per checkpoint. They go to the log; the caller prints one line per checkpoint.
     log.parent.mkdir(parents=True, exist_ok=True)
+    from lm_eval.api.registry import get_model
+
     with open(log, "w") as logf, contextlib.redirect_stdout(logf), contextlib.redirect_stderr(logf):
-        res = lm_eval.simple_evaluate(model="itbench", model_args=args, tasks=list(tasks),
-                                      task_manager=task_manager(metadata), bootstrap_iters=1000, limit=limit,
-                                      log_samples=True)
+        # the model is made here, not by lm-eval, so that it is closed after the run: a vLLM
+        # engine holds worker processes and a share of the RAM until it is shut down
+        lm = get_model("itbench").create_from_arg_string(args)
+        try:
+            res = lm_eval.simple_evaluate(model=lm, model_args=args, tasks=list(tasks),
+                                          task_manager=task_manager(metadata), bootstrap_iters=1000, limit=limit,
+                                          log_samples=True)
+        finally:
+            lm.close()
+    res["config"]["model"] = "itbench"  # as `lm_eval --model itbench` records it
     samples = res.pop("samples")
     res["itbench"] = {**(extra or {}), "n": {task: metric_counts(rows) for task, rows in samples.items()}}
     with atomic.build_dir(folder) as tmp:

@@ -83,7 +83,8 @@ RESULTS_CASES = [
     ("not-utf8", lambda data: b"\xff\xfe\x00garbage", "not a text file"),
     ("duplicate-metric-key", lambda data: json.dumps(data).replace(
         '"retention,none": ', '"retention,none": 0.1, "retention,none": ', 1).encode(), "appears twice"),
-    ("duplicate-top-key", lambda data: (b'{"results": {}, ' + json.dumps(data).encode()[1:]), "'results' appears twice"),
+    ("duplicate-top-key", lambda data: (b'{"results": {}, ' + json.dumps(data).encode()[1:]),
+     "'results' appears twice"),
     ("infinity-literal-stderr", lambda data: json.dumps(data).replace('"retention_stderr,none": 0.01',
                                                                      '"retention_stderr,none": Infinity').encode(),
      "retention_stderr"),
@@ -143,8 +144,8 @@ FINDINGS_CASES = [
     ("checkpoints-text", {"checkpoints": "lora"}, "field checkpoints"),
     ("number-out-of-range", {"number": 9}, "field number"),
     ("finding-missing", {"finding": None}, "field finding"),
-    ("duplicate-verdict-key", json.dumps([GOOD_FINDING]).replace('"verdict": "yes"', '"verdict": "no", "verdict": "yes"')
-     .encode(), "'verdict' appears twice"),
+    ("duplicate-verdict-key", json.dumps([GOOD_FINDING]).replace(
+        '"verdict": "yes"', '"verdict": "no", "verdict": "yes"').encode(), "'verdict' appears twice"),
     ("high-infinite", b'[{"number": 1, "finding": "f", "checkpoints": ["a"], "estimate": 0.1, "low": 0.0, '
                       b'"high": Infinity, "verdict": "yes", "seeds": 3}]', "field high"),
 ]

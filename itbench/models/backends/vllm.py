@@ -42,6 +42,18 @@ class VLLMBackend:
         outs = self._run(which, prompts, params)
         return [cut_ids(o.outputs[0].token_ids, self.pair.tok.eos_token_id) for o in outs]
 
+    def close(self) -> None:
+        """Stop every engine this backend started (its worker processes and the RAM share it
+        reserved for the KV cache); a study that pairs seven checkpoints would otherwise hold seven."""
+        import gc
+
+        for llm in self._engines.values():
+            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+            if core is not None:
+                core.shutdown()
+        self._engines.clear()
+        gc.collect()
+
     def first_token_logprobs(self, which: str, prompt: str) -> list[float]:
         from vllm import SamplingParams
 
