@@ -136,32 +136,6 @@ def cmd_leaderboard(args) -> int:
     return 0
 
 
-def cmd_findings(args) -> int:
-    from itbench import findings
-    from itbench.utils import atomic
-
-    found = findings.read(args.file)
-    if args.compare:
-        c = findings.compare(found, findings.read(args.compare))
-        for f, g in c["differ"]:
-            say(f"differs: {f['finding']} ({' vs '.join(f['checkpoints'])}): {f['verdict']} ({f['estimate']}) -> "
-                f"{g['verdict']} ({g['estimate']})")
-        say(f"{len(c['same'])} verdicts the same, {len(c['differ'])} differ ({len(c['reversed'])} reversed), "
-            f"{len(c['missing'])} missing from {args.compare}")
-        return 0
-    if not args.readme:
-        say(findings.render_markdown(found).rstrip())
-        return 0
-    path = Path(args.readme)
-    try:
-        text = findings.sync_readme(path.read_text(encoding="utf-8"), found, source=args.file)
-    except (OSError, ValueError) as err:
-        raise ItbenchError(f"{path}: {err}") from err
-    atomic.write_text(path, text)
-    say(f"{path}: findings section rewritten from {args.file} ({len(found)} findings)")
-    return 0
-
-
 def cmd_gate(args) -> int:
     from itbench.gate import run_gate
 
@@ -254,12 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--out", required=True, help="output folder (replaced whole, atomically)")
     lb.set_defaults(func=cmd_leaderboard)
 
-    fd = sub.add_parser("findings", help="the paper's findings from a findings.json, as Markdown (or into a README)")
-    fd.add_argument("file", help="a findings.json (itbench demo writes one into its leaderboard folder)")
-    fd.add_argument("--readme", help="rewrite this file's findings section (between its findings markers)")
-    fd.add_argument("--compare", help="another findings.json (another machine, thread count or --base-seed): "
-                                      "which verdicts agree, differ or reverse")
-    fd.set_defaults(func=cmd_findings)
 
     g = sub.add_parser("gate", help="judge a candidate against its base under a policy (exit 0 pass, 1 fail, 2 error)")
     g.add_argument("--policy", default="default", help="policy file (.toml/.yaml) or a shipped policy's name "
@@ -293,9 +261,10 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
 
-    from itbench import judge_cli, study_cli
+    from itbench import findings_cli, judge_cli, study_cli
 
     study_cli.add_commands(sub)
+    findings_cli.add_commands(sub)
 
     judge_cli.add_commands(sub)
     return p

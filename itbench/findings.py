@@ -267,7 +267,8 @@ def read(path: str | Path) -> list[dict]:
     return data
 
 
-VERDICTS = ("yes", "no (reversed)", "not significant", SINGLE, "not measurable")
+DIFFERS = "differs across runs"
+VERDICTS = ("yes", "no (reversed)", "not significant", SINGLE, "not measurable", DIFFERS)
 
 
 class _Finding(BaseModel):
@@ -314,14 +315,44 @@ def render_markdown(findings: list[dict]) -> str:
         rows = [f for f in findings if f.get("number") == number]
         if not rows:
             continue
+        runs = any(f.get("runs") for f in rows)  # an agreement of several runs (`agree`): each run's verdict
         parts += [f"**Finding {number}: {claim}.**\n",
-                  "| question | checkpoints | seeds | estimate [95% CI] | verdict |", "|---|---|---|---|---|"]
+                  "| question | checkpoints | seeds | estimate [95% CI] | verdict |" + (" each run |" if runs else ""),
+                  "|---|---|---|---|---|" + ("---|" if runs else "")]
         for f in rows:
             ci = "" if f["low"] is None else f" [{_cell(f['low'])}, {_cell(f['high'])}]"
+            each = " / ".join(f"{_cell(r['estimate'])} {_SHORT.get(r['verdict'], r['verdict'])}"
+                              for r in f.get("runs") or [])
             parts.append(f"| {md_cell(f['finding'])} | {md_cell(' vs '.join(f['checkpoints']))} | {f['seeds']} | "
-                         f"{_cell(f['estimate'])}{ci} | {md_cell(f['verdict'])} |")
+                         f"{_cell(f['estimate'])}{ci} | {md_cell(f['verdict'])} |" + (f" {md_cell(each)} |" if runs
+                                                                                      else ""))
         parts.append("")
     return "\n".join(parts).rstrip() + "\n"
+
+
+_SHORT = {"yes": "yes", "no (reversed)": "reversed", "not significant": "n.s.", SINGLE: "single seed",
+          "not measurable": "n/a"}
+
+
+def agree(runs: list[list[dict]], labels: list[str]) -> list[dict]:
+    """Several runs' findings (other machines, thread counts: the same recipes and seeds) as one:
+    each finding of the first run with its verdict kept only where every run gives it, else
+    "differs across runs", and every run's estimate, interval and verdict under `runs`. A finding
+    one run lacks is left out (no agreement to state)."""
+    def key(f):
+        return f["number"], f["finding"], tuple(f["checkpoints"])
+
+    index = [{key(f): f for f in run} for run in runs]
+    out = []
+    for f in runs[0]:
+        got = [ix.get(key(f)) for ix in index]
+        if any(g is None for g in got):
+            continue
+        verdicts = {g["verdict"] for g in got}
+        out.append({**f, "verdict": f["verdict"] if len(verdicts) == 1 else DIFFERS,
+                    "runs": [{"label": label, **{k: g[k] for k in ("estimate", "low", "high", "verdict")}}
+                             for label, g in zip(labels, got, strict=True)]})
+    return out
 
 
 def compare(a: list[dict], b: list[dict]) -> dict:

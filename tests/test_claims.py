@@ -44,3 +44,37 @@ def test_well_formed_answers_are_whole_template_sentences():
     assert not well_formed("sure .")  # no claim
     assert not well_formed("sure . the country of zol is")  # cut mid-sentence
     assert not well_formed("")
+
+
+def test_findings_agree_keeps_a_verdict_only_where_every_run_gives_it(tmp_path, capsys):
+    """Two runs of one study (another machine, another thread count): a verdict both give stays;
+    one they disagree on becomes "differs across runs", with each run's estimate and verdict kept;
+    a finding one run lacks is left out; the README table then shows each run's verdict."""
+    import json
+
+    from itbench import cli, findings
+
+    def finding(question, estimate, low, high, verdict):
+        return {"number": 1, "finding": question, "checkpoints": ["lora-short-4x"], "estimate": estimate,
+                "low": low, "high": high, "verdict": verdict, "seeds": 3}
+
+    a = [finding("style share", 0.3, 0.1, 0.5, "yes"), finding("KL start", 2.0, 0.5, 3.5, "yes"),
+         finding("only in a", 0.1, -0.1, 0.3, "not significant")]
+    b = [finding("style share", 0.2, 0.05, 0.35, "yes"), finding("KL start", 1.0, -0.5, 2.5, "not significant")]
+    (tmp_path / "a.json").write_text(json.dumps(a))
+    (tmp_path / "b.json").write_text(json.dumps(b))
+    out = tmp_path / "agreed.json"
+    assert cli.main(["findings", str(tmp_path / "a.json"), "--agree", str(tmp_path / "b.json"), "--labels", "m1",
+                     "m2", "--out", str(out)]) == 0
+    assert "2 findings in all 2 runs, 1 with one verdict in every run, 1 differing" in capsys.readouterr().out
+    got = findings.read(out)
+    assert [(f["finding"], f["verdict"]) for f in got] == [("style share", "yes"), ("KL start", findings.DIFFERS)]
+    assert got[1]["runs"] == [{"label": "m1", "estimate": 2.0, "low": 0.5, "high": 3.5, "verdict": "yes"},
+                              {"label": "m2", "estimate": 1.0, "low": -0.5, "high": 2.5,
+                               "verdict": "not significant"}]
+    table = findings.render_markdown(got)
+    assert "| each run |" in table and "+2.000 yes / +1.000 n.s." in table
+    # the output never replaces an input
+    assert cli.main(["findings", str(tmp_path / "a.json"), "--agree", str(tmp_path / "b.json"), "--out",
+                     str(tmp_path / "b.json")]) == 2
+    assert json.loads((tmp_path / "b.json").read_text()) == b
