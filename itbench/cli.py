@@ -74,7 +74,8 @@ def cmd_finetune(args) -> int:
     from itbench.utils import atomic
 
     # before the judge scores are read (finetune() checks again, with an embedded base resolved)
-    atomic.check_output(args.out, [args.base, args.data, args.judge_scores], ours=(MANIFEST,), what="checkpoint")
+    local = args.base if Path(args.base).exists() else None  # else a hub or embedded name
+    atomic.check_output(args.out, [local, args.data, args.judge_scores], ours=(MANIFEST,), what="checkpoint")
     scores = read_judge_scores(args.judge_scores) if args.judge_scores else None
     manifest = finetune(args.base, args.data, recipe, args.out, judge_scores=scores)
     say(f"{args.method} checkpoint at {args.out} ({manifest['training']['steps']} steps, "

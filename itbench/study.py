@@ -324,10 +324,10 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
     out = Path(out) if out else default_out(config.base)
     entries(config)  # an unknown --only recipe fails here, before any data or model is touched
     local_base = config.base if Path(config.base).expanduser().exists() else None
-    atomic.check_output(out, [data_dir, local_base], ours=("study.json", "data/it_*.jsonl", "checkpoints/*/*"),
-                        what="study folder")
-    if leaderboard:
-        publish.check_output(leaderboard, [data_dir, local_base, out])
+    atomic.check_output(out, [data_dir, local_base], what="study folder",
+                        ours=("study.json", "data/it_*.jsonl", "data/.it_*.tmp", "checkpoints/*/*"))
+    if leaderboard:  # it may lie in the study folder (its default is <out>/leaderboard), not in what it reads
+        publish.check_output(leaderboard, [data_dir, local_base, out / "results", out / "checkpoints"])
     with use_data(data_dir, config):
         files = it_sets(data_dir, config.rows, out / "data")  # bad data fails before any model is touched
         t0 = time.perf_counter()

@@ -76,6 +76,9 @@ CASES = [
     ("study-leaderboard-inside-the-data", ["study", "--base", "no-such-org/m", "--data", "{study-data}", "--out",
                                            "{root}/study", "--leaderboard", "{study-data}/board", "--rows", "2"],
      "is, holds or lies inside the input"),
+    ("study-leaderboard-is-its-checkpoints", ["study", "--base", "no-such-org/m", "--data", "{study-data}", "--out",
+                                             "{root}/study", "--leaderboard", "{root}/study/checkpoints", "--rows",
+                                             "2"], "is, holds or lies inside the input"),
     ("gate-junit-is-the-results", GATE + ["--junit", "{run}/results.json"], "is or lies inside the input"),
     ("gate-summary-is-the-policy", GATE + ["--policy", "{root}/policy.toml", "--summary", "{root}/policy.toml"],
      "is or lies inside the input"),
@@ -93,7 +96,7 @@ def test_an_output_that_would_destroy_an_input_is_refused(house, capsys, case, a
     assert code == 2, (code, err)
     assert expect in err and "Traceback" not in err, err
     assert _digest(house) == before  # every input byte for byte as it was, nothing written under the house
-    assert not (house / "study").exists() and not (house / "zoo" / "results").exists()
+    assert not (house / "zoo" / "results").exists()
 
 
 def test_the_leftovers_of_a_killed_run_do_not_block_its_resume(tmp_path):

@@ -81,7 +81,7 @@ _LEFTOVER = re.compile(r"^\..+\.(tmp|old\.\d+)$")  # what write_text and build_d
 def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--out", what: str = "output") -> Path:
     """The output folder `out`, resolved, if writing there destroys nothing; else an ItbenchError that
     says why and what to pass instead. Refused: an output that is, holds or lies inside one of the
-    `inputs` (files or folders; None entries and hub names that are not paths are skipped), an
+    `inputs` (files or folders, existing or still to be written; None entries are skipped), an
     existing file, and a non-empty folder holding none of `ours` (names or glob patterns that mark
     a previous output of the same kind: itbench replaces its own outputs, never someone else's
     folder). A folder holding only the temporary leftovers of a killed itbench run counts as empty,
@@ -90,9 +90,9 @@ def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--o
 
     out = Path(out).expanduser().resolve()
     for src in inputs:
-        if src is None or not Path(src).expanduser().exists():
+        if src is None:
             continue
-        src = Path(src).expanduser().resolve()
+        src = Path(src).expanduser().resolve()  # an input still to be written counts as well
         if out == src or src.is_relative_to(out) or out.is_relative_to(src):
             raise ItbenchError(f"{flag} {out} is, holds or lies inside the input {src}: writing the {what} there "
                                "would mix it with (or replace) what it reads; choose a folder of its own")
