@@ -315,9 +315,10 @@ def render_markdown(findings: list[dict]) -> str:
         rows = [f for f in findings if f.get("number") == number]
         if not rows:
             continue
-        runs = any(f.get("runs") for f in rows)  # an agreement of several runs (`agree`): each run's verdict
-        parts += [f"**Finding {number}: {claim}.**\n",
-                  "| question | checkpoints | seeds | estimate [95% CI] | verdict |" + (" each run |" if runs else ""),
+        runs = next((f["runs"] for f in rows if f.get("runs")), None)  # an agreement of runs (`agree`)
+        each = f" each run ({md_cell(' / '.join(r['label'] for r in runs))}) |" if runs else ""
+        head = "| question | checkpoints | seeds | estimate [95% CI] | verdict |"
+        parts += [f"**Finding {number}: {claim}.**\n", head + each,
                   "|---|---|---|---|---|" + ("---|" if runs else "")]
         for f in rows:
             ci = "" if f["low"] is None else f" [{_cell(f['low'])}, {_cell(f['high'])}]"

@@ -73,7 +73,7 @@ def test_findings_agree_keeps_a_verdict_only_where_every_run_gives_it(tmp_path, 
                               {"label": "m2", "estimate": 1.0, "low": -0.5, "high": 2.5,
                                "verdict": "not significant"}]
     table = findings.render_markdown(got)
-    assert "| each run |" in table and "+2.000 yes / +1.000 n.s." in table
+    assert "| each run (m1 / m2) |" in table and "+2.000 yes / +1.000 n.s." in table
     # the output never replaces an input
     assert cli.main(["findings", str(tmp_path / "a.json"), "--agree", str(tmp_path / "b.json"), "--out",
                      str(tmp_path / "b.json")]) == 2
