@@ -195,7 +195,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
                     scores, how = judged_scores(read_rows(data), log=log)
                 else:
                     scores, how = heuristic_scores(read_rows(data)), "heuristic (itbench.study.heuristic_scores)"
-            manifest = finetune(base, data, recipe, path, judge_scores=scores,
+            manifest = finetune(base, data, recipe, path, judge_scores=scores, owned=True,
                                 progress=_Bar(entry.name, sys.stderr.isatty()), extra_manifest={
                 "name": entry.name, "recipe_hash": key, "seed": entry.seed,
                 "replicate": {"group": entry.replicate_of, "seed": entry.seed},

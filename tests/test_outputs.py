@@ -113,3 +113,24 @@ def test_the_leftovers_of_a_killed_run_do_not_block_its_resume(tmp_path):
     (out / "base").mkdir()
     (out / "base" / "manifest.json").write_text("{}")
     assert atomic.check_output(out, ours=("*/manifest.json",)) == out.resolve()
+
+
+def test_a_zoo_rebuilds_its_own_damaged_checkpoint(tiny_zoo, tiny_world, tmp_path):
+    """The foreign-folder rule guards folders a user names, not a zoo's own: a checkpoint that lost
+    its manifest is rebuilt in place, while `itbench finetune --out` that folder is refused."""
+    from itbench.models.finetune import finetune
+    from itbench.models.recipes import FinetuneRecipe
+    from itbench.models.zoo import build_zoo
+    from itbench.world.organisms import TINY_BASE
+
+    zoo = tmp_path / "zoo"
+    shutil.copytree(tiny_zoo["dir"], zoo)
+    (zoo / "lora-short-1x" / checkpoint.MANIFEST).unlink()
+    data = tiny_world / "it" / "short_1x.jsonl"
+    with pytest.raises(Exception, match="holds other things and no checkpoint"):
+        finetune(zoo / "base", data if data.exists() else next(tiny_world.rglob("*.jsonl")),
+                 FinetuneRecipe(method="lora"), zoo / "lora-short-1x")
+    got = build_zoo(tiny_world, zoo, base_recipe=TINY_BASE, seeds=1, only=["lora-short-1x"], progress=False,
+                    log=lambda *_: None)
+    assert [r["built"] for r in got if r["name"] == "lora-short-1x"] == [True]
+    assert checkpoint.read_manifest(zoo / "lora-short-1x")["name"] == "lora-short-1x"

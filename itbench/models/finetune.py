@@ -57,15 +57,17 @@ def apply_filter(rows: list[dict], scores: dict[str, float], recipe: FinetuneRec
 
 def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir: str | Path, *,
              judge_scores: dict[str, float] | None = None, extra_manifest: dict | None = None,
-             progress: Callable[[int, int, float], None] | None = None) -> dict:
-    """Train one checkpoint into `out_dir` (written atomically) and return its manifest."""
+             progress: Callable[[int, int, float], None] | None = None, owned: bool = False) -> dict:
+    """Train one checkpoint into `out_dir` (written atomically) and return its manifest. `owned`:
+    out_dir lies in a folder the caller has checked (a zoo, a study), so whatever is there, a
+    checkpoint damaged or of another recipe, is replaced; else only a previous checkpoint is."""
     from itbench.models import embedded
     from itbench.utils import atomic
 
     base = embedded.resolve(base)
     # a checkpoint folder is replaced whole: never the base's folder, the data's, or someone else's
-    atomic.check_output(out_dir, [base if checkpoint.is_local(base) else None, data], ours=(checkpoint.MANIFEST,),
-                        what="checkpoint")
+    atomic.check_output(out_dir, [base if checkpoint.is_local(base) else None, data], what="checkpoint",
+                        ours=None if owned else (checkpoint.MANIFEST,))
     rows = load_it_rows(data, recipe)
     n_rows = len(rows)
     if recipe.spec.filtered:

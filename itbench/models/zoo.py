@@ -163,6 +163,7 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
                                      store.read_rows(world_dir, "entities.jsonl"))
     world_fp = store.read_manifest(world_dir)["fingerprint"]
     manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
+                        owned=True,
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,
                                         "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                                         "itbench_version": __version__,

@@ -84,8 +84,9 @@ def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--o
     `inputs` (files or folders, existing or still to be written; None entries are skipped), an
     existing file, and a non-empty folder holding none of `ours` (names or glob patterns that mark
     a previous output of the same kind: itbench replaces its own outputs, never someone else's
-    folder). A folder holding only the temporary leftovers of a killed itbench run counts as empty,
-    so that run resumes."""
+    folder; `ours=None` when the caller already checked the folder above `out`, e.g. a zoo
+    rebuilding a damaged checkpoint). A folder holding only the temporary leftovers of a killed
+    itbench run counts as empty, so that run resumes."""
     from itbench.errors import ItbenchError
 
     out = Path(out).expanduser().resolve()
@@ -98,7 +99,7 @@ def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--o
                                "would mix it with (or replace) what it reads; choose a folder of its own")
     if out.exists() and not out.is_dir():
         raise ItbenchError(f"{flag} {out} is an existing file: the {what} is a folder; choose another path")
-    if out.is_dir() and any(not _LEFTOVER.match(p.name) for p in out.iterdir()) \
+    if ours is not None and out.is_dir() and any(not _LEFTOVER.match(p.name) for p in out.iterdir()) \
             and not any(next(out.glob(name), None) is not None for name in ours):
         raise ItbenchError(f"{flag} {out} is a folder that holds other things and no {what} "
                            f"(none of {', '.join(ours) or 'its files'}): choose an empty or new folder "
