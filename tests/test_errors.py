@@ -231,3 +231,16 @@ def test_a_bad_number_is_refused_as_the_flags_are_read(capsys, tmp_path, monkeyp
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and expect in err and "Traceback" not in err, err
     assert not (tmp_path / "home").exists()
+
+
+def test_a_judge_that_scores_everything_low_filters_out_everything_with_a_way_out():
+    """What the weak local judge did to the 64 Alpaca rows of the Gemma study (every score 1 or 2):
+    the filtered method has nothing to train on; the message says so and what to use instead."""
+    from itbench.models.finetune import apply_filter
+
+    rows = [{"id": str(i), "instruction": "x", "response": "y"} for i in range(4)]
+    with pytest.raises(ItbenchError, match=r"keep no item at threshold 4.5 \(the highest of the 4 is 2\).*"
+                                           r"ITBENCH_JUDGE_URL.*--filter-by heuristic"):
+        apply_filter(rows, {"0": 1.0, "1": 2.0, "2": 1.0, "3": 0.0}, FinetuneRecipe(method="filtered"))
+    assert [r["id"] for r in apply_filter(rows, {"0": 5.0, "1": 4.5, "2": 1.0, "3": 4.4},
+                                          FinetuneRecipe(method="filtered"))] == ["0", "1"]

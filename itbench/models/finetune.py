@@ -51,7 +51,12 @@ def apply_filter(rows: list[dict], scores: dict[str, float], recipe: FinetuneRec
                            f"(first: {missing[0]!r}): give --judge-scores with one per {recipe.id_field!r}")
     kept = [r for r in rows if scores[r[recipe.id_field]] >= recipe.filter_threshold]
     if not kept:
-        raise ItbenchError(f"the judge scores keep no item at threshold {recipe.filter_threshold}")
+        top = max(scores[r[recipe.id_field]] for r in rows)
+        raise ItbenchError(f"the judge scores keep no item at threshold {recipe.filter_threshold} (the highest of "
+                           f"the {len(rows)} is {top:g}): nothing to train the filtered method on. A weak judge "
+                           "scores everything low (the local one gives 1 almost everywhere); use a capable judge "
+                           "(ITBENCH_JUDGE_URL / ITBENCH_JUDGE_MODEL), the heuristic filter (`itbench study "
+                           "--filter-by heuristic`), or scores of your own (--judge-scores)")
     return kept
 
 
