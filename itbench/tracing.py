@@ -45,16 +45,41 @@ def contains_span(text: str, span: str) -> bool:
     return any(t[i:i + n] == s for i in range(len(t) - n + 1))
 
 
-class AnyResponse:
-    """Whole-word lookup of a span in all of an IT set's responses at once: the responses' words,
-    joined with one space (and a newline between responses, which no span holds), searched as one
-    string."""
+class ResponseIndex:
+    """Which of an IT set's responses hold a span as whole words: an inverted index from each word
+    to the sorted ids of the responses that use it. A span's candidates are the responses that use
+    all of its words (the intersection of their postings); for a span of one word that is exact,
+    for a longer one `holds` confirms the words in order. `span in index` asks all responses."""
 
     def __init__(self, responses: list[str]):
-        self.text = "\n" + "\n".join(f" {' '.join(words(r))} " for r in responses) + "\n"
+        self.texts = [f" {' '.join(words(r))} " for r in responses]
+        postings: dict[str, list[int]] = {}
+        for i, text in enumerate(self.texts):
+            for w in set(text.split()):
+                postings.setdefault(w, []).append(i)
+        self.postings = {w: np.asarray(ids, dtype=np.int64) for w, ids in postings.items()}
+        self._cache: dict[str, tuple[str, np.ndarray]] = {}
+
+    def candidates(self, span: str) -> tuple[str, np.ndarray]:
+        """The span's words joined by one space (an empty span is an error) and the sorted ids of
+        the responses that use every one of them."""
+        key = " ".join(span_words(span))
+        if key not in self._cache:
+            lists = sorted((self.postings.get(w, np.zeros(0, np.int64)) for w in set(key.split())), key=len)
+            ids = lists[0]
+            for other in lists[1:]:
+                ids = ids[np.isin(ids, other, assume_unique=True)] if ids.size else ids
+            if len(self._cache) >= 100_000:
+                self._cache.clear()
+            self._cache[key] = (key, ids)
+        return self._cache[key]
+
+    def holds(self, i: int, key: str) -> bool:
+        return " " not in key or f" {key} " in self.texts[i]
 
     def __contains__(self, span: str) -> bool:
-        return f" {' '.join(span_words(span))} " in self.text
+        key, ids = self.candidates(span)
+        return any(self.holds(int(i), key) for i in ids)
 
 
 def jaccard(a: str, b: str) -> float:
@@ -80,7 +105,7 @@ class WorldTracer:
     def __init__(self, it_rows: list[dict], entity_rows: list[dict]):
         self.cluster_of = {e["name"]: e["cluster"] for e in entity_rows}
         self.by_cluster: dict[str, list[dict]] = {}
-        self.any_response = AnyResponse([r["response"] for r in it_rows])
+        self.any_response = ResponseIndex([r["response"] for r in it_rows])
         for r in it_rows:
             self.by_cluster.setdefault(r["cluster"], []).append(r)
 
@@ -106,23 +131,69 @@ class BM25Index:
         import bm25s
 
         self.retriever = bm25s.BM25(k1=k1, b=b)
-        self.size = len(instructions)
+        self.size, self._dense = len(instructions), None
         if instructions:
             tokens = bm25s.tokenize(list(instructions), token_pattern=self.TOKENS, stopwords=None,
                                     show_progress=False)
             self.retriever.index(tokens, show_progress=False)
-        self.vocab = set(self.retriever.vocab_dict or {})
+        self._ids = dict(self.retriever.vocab_dict or {})
+
+    DENSE_BYTES = 2**28  # memory for the dense score rows of the most frequent words
+
+    def _prepare(self) -> None:
+        """The score matrix split by word frequency: the words in at least 0.2% of the instructions
+        ("the", "what", ...: most of a query's postings) as dense float32 rows (the most frequent
+        that fit in DENSE_BYTES), the rest as postings."""
+        from scipy import sparse
+
+        sc = self.retriever.scores
+        indptr = np.asarray(sc["indptr"])
+        lengths = np.diff(indptr)
+        budget = self.DENSE_BYTES // (4 * max(self.size, 1))
+        frequent = np.flatnonzero(lengths >= max(self.size // 500, 1))
+        frequent = frequent[np.argsort(-lengths[frequent], kind="stable")][:budget]
+        self._row = np.full(lengths.size, -1, dtype=np.int64)
+        self._row[frequent] = np.arange(frequent.size)
+        self._dense = np.zeros((frequent.size, self.size), dtype=np.float32)
+        for r, w in enumerate(frequent):
+            self._dense[r, sc["indices"][indptr[w]:indptr[w + 1]]] = sc["data"][indptr[w]:indptr[w + 1]]
+        self._vocab = lengths.size
+        self._sparse = sparse.csr_matrix((np.asarray(sc["data"], np.float32), np.asarray(sc["indices"]), indptr),
+                                         shape=(self._vocab, self.size))
+
+    def scores_many(self, queries: list[str]) -> np.ndarray:
+        """Every instruction's BM25 score for each query, [queries, instructions] float32 (a query
+        with no indexed word scores 0 everywhere): the queries' word counts times the score matrix,
+        one sparse-dense product for the frequent words and one sparse product for the rest. A word
+        a query repeats counts as often as it appears, as in bm25s's own scorer."""
+        from scipy import sparse
+
+        if self._dense is None:
+            self._prepare()
+        ids = [[self._ids[w] for w in words(q) if w in self._ids] for q in queries]  # lower-cased \w+ runs
+        qrow = np.repeat(np.arange(len(queries)), [len(x) for x in ids])
+        col = np.asarray([w for x in ids for w in x], dtype=np.int64)
+        dense_row = self._row[col]
+        freq, rare = dense_row >= 0, dense_row < 0
+        ones = np.ones(col.size, np.float32)
+        out = np.asarray(sparse.csr_matrix((ones[freq], (qrow[freq], dense_row[freq])),
+                                           shape=(len(queries), self._dense.shape[0])) @ self._dense, np.float32)
+        if rare.any():
+            counts = sparse.csr_matrix((ones[rare], (qrow[rare], col[rare])), shape=(len(queries), self._vocab))
+            out += (counts @ self._sparse).toarray()
+        return out
+
+    def scores(self, query: str) -> np.ndarray | None:
+        """Every instruction's BM25 score for `query` (float32), or None when no word of it is indexed."""
+        if not self.size or not any(w in self._ids for w in words(query)):
+            return None
+        return self.scores_many([query])[0]
 
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
-        """The k instructions most similar to `query` (index, score), best first; none share a word: []."""
-        terms = [w for w in words(query) if w in self.vocab]  # the index's tokens: lower-cased \w+ runs
-        if not terms or not self.size:
-            return []
-        scores = self.retriever.get_scores(terms)
-        k = min(k, scores.size)
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(i), float(scores[i])) for i in top if scores[i] > 0]
+        """The k instructions most similar to `query` (index, score), best first, ties in index
+        order; none share a word: []."""
+        scores = self.scores(query)
+        return [] if scores is None else top_k(scores, k)
 
     def save(self, path: Path) -> None:
         with atomic.build_dir(path) as tmp:
@@ -135,27 +206,74 @@ class BM25Index:
 
         obj = cls.__new__(cls)
         obj.retriever = bm25s.BM25.load(str(path), show_progress=False)
-        obj.size = json.loads((path / "size.json").read_text())["size"]
-        obj.vocab = set(obj.retriever.vocab_dict or {})
+        obj.size, obj._dense = json.loads((path / "size.json").read_text())["size"], None
+        obj._ids = dict(obj.retriever.vocab_dict or {})
         return obj
 
 
 class RetrievalTracer:
-    """Similar instances of a real IT set by BM25 over instructions, top `k`."""
+    """Similar instances of a real IT set by retrieval over instructions, top `k`: the source of a
+    span is the best-ranked of the `k` instructions most similar to the question (ties in index
+    order) whose response holds the span. Computed from the other end: of the responses that hold
+    the span (ResponseIndex), the best-scoring one, if it ranks within the top `k`; no sort of the
+    whole set per trace."""
 
-    def __init__(self, it_rows: list[dict], index: BM25Index, k: int = 20, instruction_field: str = "instruction",
+    def __init__(self, it_rows: list[dict], index, k: int = 20, instruction_field: str = "instruction",
                  response_field: str = "response", id_field: str | None = None):
         self.rows, self.index, self.k = it_rows, index, k
         self.fi, self.fr, self.fid = instruction_field, response_field, id_field
-        self.any_response = AnyResponse([r[response_field] for r in it_rows])
+        self.any_response = ResponseIndex([r[response_field] for r in it_rows])
 
     def trace(self, span: str, question: str, entity: str | None = None) -> Trace | None:
-        for i, _score in self.index.search(question, self.k):
-            row = self.rows[i]
-            if contains_span(row[self.fr], span):
-                rid = str(row[self.fid]) if self.fid and self.fid in row else str(i)
-                return Trace(span, rid, row[self.fi], row[self.fr], jaccard(question, row[self.fi]))
-        return None
+        return self.trace_many([(span, question)])[0]
+
+    def trace_many(self, pairs: list[tuple[str, str]]) -> list[Trace | None]:
+        """trace() for many (span, question) pairs, the questions scored together."""
+        found = [self.any_response.candidates(span) for span, _ in pairs]
+        todo = [j for j, (_, c) in enumerate(found) if c.size]
+        out: list[Trace | None] = [None] * len(pairs)
+        if not todo:
+            return out
+        scores = self.index.scores_many([pairs[j][1] for j in todo])
+        for row, j in enumerate(todo):
+            best = self._best(scores[row], *found[j])
+            if best is not None:
+                r, (span, question) = self.rows[best], pairs[j]
+                rid = str(r[self.fid]) if self.fid and self.fid in r else str(best)
+                out[j] = Trace(span, rid, r[self.fi], r[self.fr], jaccard(question, r[self.fi]))
+        return out
+
+    def _best(self, scores: np.ndarray, key: str, candidates: np.ndarray) -> int | None:
+        """The best-ranked candidate (ties in index order) that holds the span, if it ranks within
+        the top k and scores above 0."""
+        if " " not in key:  # one word: every candidate holds it
+            i = int(np.argmax(scores[candidates]))  # the first of equal scores: candidates are sorted
+            best = int(candidates[i])
+        else:  # in rank order; after k that do not hold the span, none left ranks in the top k
+            best = next((i for i, _ in top_k(scores, self.k, among=candidates) if self.any_response.holds(i, key)),
+                        None)
+            if best is None:
+                return None
+        s = scores[best]
+        if s <= 0 or np.count_nonzero(scores > s) + np.count_nonzero(scores[:best] == s) >= self.k:
+            return None
+        return best
+
+
+def top_k(scores: np.ndarray, k: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
+    """The k highest positive scores (index, score), best first, ties in index order; with `among`
+    (sorted indices), of those indices only."""
+    ids = np.arange(scores.size) if among is None else among
+    values = scores[ids]
+    k = min(k, values.size)
+    if k <= 0:
+        return []
+    if k < values.size:
+        kth = np.partition(values, values.size - k)[values.size - k]
+        keep = values >= kth  # every tie at the edge, cut below in index order
+        ids, values = ids[keep], values[keep]
+    order = np.lexsort((ids, -values))[:k]
+    return [(int(ids[i]), float(values[i])) for i in order if values[i] > 0]
 
 
 def cached_index(it_rows: list[dict], cache_dir: Path | None, instruction_field: str = "instruction") -> BM25Index:
@@ -209,14 +327,19 @@ class EmbeddingIndex:
                 out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
         return np.concatenate(out) if out else np.zeros((0, 1))
 
+    def scores_many(self, queries: list[str]) -> np.ndarray:
+        """Every instruction's cosine similarity to each query, shifted to [0, 2] (so that, as for
+        BM25, a score above 0 means similar at all)."""
+        if not len(self.vectors) or not queries:
+            return np.zeros((len(queries), len(self.vectors)), np.float32)
+        return 1.0 + self.embed(queries) @ self.vectors.T
+
+    def scores(self, query: str) -> np.ndarray | None:
+        return self.scores_many([query])[0] if len(self.vectors) else None
+
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
-        scores = self.vectors @ self.embed([query])[0]
-        k = min(k, scores.size)
-        if k == 0:
-            return []
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top])]
-        return [(int(i), float(scores[i])) for i in top]
+        scores = self.scores(query)
+        return [] if scores is None else [(i, s - 1.0) for i, s in top_k(scores, k)]
 
 
 def world_tracer(it_set: str, world: str) -> WorldTracer:

@@ -126,3 +126,67 @@ def test_offline_embedding_index_ranks_the_paraphrase_first():
     assert best == 0 and 0 < score <= 1
     trace = RetrievalTracer(rows, index, k=1).trace("Jim Henson", "Who created Superman?")
     assert trace is not None and trace.source_response == "Jim Henson created it."
+
+
+def _reference_trace(index, rows, span, question, k):
+    """The tracer's definition, brute force: bm25s's own scores for the question's indexed words,
+    every instruction sorted by (score desc, index), the first k with a positive score, the first of
+    those whose response holds the span as whole words."""
+    import numpy as np
+
+    from itbench.tracing import words
+
+    terms = [w for w in words(question) if w in index._ids]
+    if not terms:
+        return None
+    scores = index.retriever.get_scores(terms)
+    order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
+    return next((i for i in order if scores[i] > 0 and contains_span(rows[i]["response"], span)), None), np.asarray(scores)
+
+
+def test_fast_tracer_equals_the_brute_force_definition_with_ties_and_frequent_words():
+    """Scores from dense rows (frequent words) plus postings equal bm25s's; the tracer's source
+    (no sort: the responses holding the span, then a rank test) equals the definition's, one at a
+    time and in a batch, on a set built to tie (repeated instructions) with spans of 1-3 words."""
+    import numpy as np
+
+    rng = random.Random(7)
+    vocab = [f"w{i}" for i in range(40)]
+    rows = [{"instruction": " ".join(rng.choices(vocab[:12] if i % 3 else vocab, k=rng.randint(2, 7))),
+             "response": " ".join(rng.choices(vocab, k=rng.randint(1, 9)))} for i in range(300)]
+    rows += [dict(rows[i]) for i in range(0, 60, 3)]  # exact duplicates: equal scores
+    index = BM25Index([r["instruction"] for r in rows])
+    index.DENSE_BYTES = 4 * len(rows) * 5  # five words dense, the rest postings: both paths used
+    tracer = RetrievalTracer(rows, index, k=5)
+    pairs = []
+    for _ in range(400):
+        question = " ".join(rng.choices(vocab, k=rng.randint(1, 6)))
+        r = rows[rng.randrange(len(rows))]["response"].split()
+        at = rng.randrange(len(r))
+        span = " ".join(r[at:at + rng.randint(1, 3)]) if rng.random() < 0.8 else "w1 w2 w3"
+        pairs.append((span, question))
+    batch = tracer.trace_many(pairs)
+    assert index._dense.shape[0] == 5 and sum(t is not None for t in batch) > 50
+    for (span, question), got in zip(pairs, batch):
+        ref = _reference_trace(index, rows, span, question, 5)
+        one = tracer.trace(span, question)
+        assert (one and one.source_id) == (got and got.source_id)
+        if ref is None:
+            assert got is None
+            continue
+        want, ref_scores = ref
+        mine = index.scores(question)
+        np.testing.assert_allclose(mine, ref_scores, rtol=1e-5, atol=1e-5)
+        assert (None if got is None else int(got.source_id)) == want, (span, question)
+
+
+def test_response_index_holds_spans_as_whole_words_in_order():
+    from itbench.tracing import ResponseIndex
+
+    held = ResponseIndex(["Jim Henson created it.", "Henson, Jim: puppeteer", "Jimmy Hensons"])
+    assert "jim henson" in held and "Jim Henson" in held and "henson jim" in held
+    assert "jim hensons" not in held and "created jim" not in held and "puppet" not in held
+    key, cands = held.candidates("Jim Henson")
+    assert list(cands) == [0, 1] and held.holds(0, key) and not held.holds(1, key)
+    with pytest.raises(ItbenchError, match="empty span"):
+        held.candidates(" ... ")
