@@ -2,13 +2,13 @@
 Alpaca-GPT4, 30,239 instances).
 
 Prints, measured side by side in one run: the BM25 index build (target <= 5 s) and the response
-index build, the memory each allocated at its peak, and traces per second (target >= 10,000) three
-ways side by side: bm25s's own scorer with a sort of the top k and a regex per response (how itbench
-traced until 2026-12-06), and itbench's tracer, one at a time and in batches (scores as one sparse product with dense rows
-for frequent words, the responses that hold the span from an inverted index, no sort), with how often the two find the same source
-(they differ only where scores tie at the top-k edge, which the old sort broke arbitrarily). Each
-trace ranks the IT set's instructions against a question and finds the best-ranked of the top 20
-whose response holds a span.
+index build, the memory each allocated at its peak, and traces per second (target >= 10,000):
+bm25s's own scorer with a sort of the top k and a regex per response (how itbench traced until
+2026-12-06), and itbench's tracer one at a time and in batches (scores as one sparse product, dense
+rows for frequent words; the responses holding the span from an inverted index; no sort). Also how
+often old and new find the same source (they differ only where scores tie at the top-k edge, which
+the old sort broke arbitrarily). Each trace ranks the IT set's instructions against a question and
+finds the best-ranked of the top 20 whose response holds a span.
 Run: .venv/bin/python benchmarks/tracing_speed.py [--data ../shared/data] [--traces 20000]
 """
 
@@ -29,7 +29,8 @@ from itbench.tracing import BM25Index, ResponseIndex, RetrievalTracer, contains_
 def load(data: Path) -> list[dict]:
     rows = [json.loads(x) for x in (data / "dolly-15k" / "databricks-dolly-15k.jsonl").read_text().split("\n") if x]
     for name in ("alpaca/alpaca_5000.json", "alpaca/random_9k.json", "alpaca-gpt4/alpaca_en_demo.json"):
-        rows += [{"instruction": r["instruction"], "response": r["output"]} for r in json.loads((data / name).read_text())]
+        rows += [{"instruction": r["instruction"], "response": r["output"]}
+                 for r in json.loads((data / name).read_text())]
     return rows
 
 
@@ -96,7 +97,7 @@ def main() -> None:
           "dense rows of frequent words "
           f"{index._dense.nbytes / 2**20:.0f} MiB ({index._dense.shape[0]} words)")
     assert [None if t is None else int(t.source_id) for t in one] == ids[:n_old], "one at a time != batched"
-    print(f"same source as the old way: {sum(a == b for a, b in zip(old, ids))} of {n_old}; "
+    print(f"same source as the old way: {sum(a == b for a, b in zip(old, ids[:n_old], strict=True))} of {n_old}; "
           f"{sum(i is not None for i in ids)} of {len(pairs)} traces found a source")
 
 if __name__ == "__main__":

@@ -141,7 +141,8 @@ def _reference_trace(index, rows, span, question, k):
         return None
     scores = index.retriever.get_scores(terms)
     order = sorted(range(len(scores)), key=lambda i: (-float(scores[i]), i))[:k]
-    return next((i for i in order if scores[i] > 0 and contains_span(rows[i]["response"], span)), None), np.asarray(scores)
+    want = next((i for i in order if scores[i] > 0 and contains_span(rows[i]["response"], span)), None)
+    return want, np.asarray(scores)
 
 
 def test_fast_tracer_equals_the_brute_force_definition_with_ties_and_frequent_words():
@@ -167,7 +168,7 @@ def test_fast_tracer_equals_the_brute_force_definition_with_ties_and_frequent_wo
         pairs.append((span, question))
     batch = tracer.trace_many(pairs)
     assert index._dense.shape[0] == 5 and sum(t is not None for t in batch) > 50
-    for (span, question), got in zip(pairs, batch):
+    for (span, question), got in zip(pairs, batch, strict=True):
         ref = _reference_trace(index, rows, span, question, 5)
         one = tracer.trace(span, question)
         assert (one and one.source_id) == (got and got.source_id)
