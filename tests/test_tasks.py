@@ -378,3 +378,36 @@ if __name__ == "__main__":
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got == {"model": "itbench", "backend": "vllm", "alive": []}, got
     assert "Logging error" not in proc.stderr and "closed file" not in proc.stderr, proc.stderr[-2000:]
+
+
+def test_run_paired_gives_mean_metrics_closed_form_stderrs_from_the_samples(tiny_zoo, data_env, tmp_path):
+    """run_paired skips lm-eval's bootstrap (Python draws, 80 ms a metric) and writes sd / sqrt(n)
+    over each document's value: equal to the samples' own, close to lm-eval's bootstrap of the same
+    metric, "N/A" for corpus-level metrics."""
+    import math
+    import statistics
+
+    from lm_eval.api.metrics import bootstrap_stderr, nanmean
+
+    from itbench.evaluate import run_paired
+
+    zoo = tiny_zoo["dir"]
+    res = run_paired(zoo / "base", zoo / "lora-short-4x", ["itbench_knowledge_world"], tmp_path / "out",
+                     tmp_path / "out.log", limit=12, model_args="reference_cache=none")
+    k = res["results"]["itbench_knowledge_world"]
+    rows = [json.loads(x) for x in (tmp_path / "out" / "samples_itbench_knowledge_world.jsonl").read_text().split("\n")
+            if x]
+    checked = 0
+    for name in ("acc_tuned", "acc_base", "kept_acc_tuned", "retention"):
+        values = [r[name] for r in rows if isinstance(r.get(name), (int, float)) and not math.isnan(r[name])]
+        if len(values) < 2:
+            assert k[f"{name}_stderr,none"] == "N/A"
+            continue
+        want = statistics.stdev(values) / math.sqrt(len(values))
+        assert k[f"{name}_stderr,none"] == pytest.approx(want, rel=1e-9, abs=1e-12)
+        if want > 0:
+            boot = bootstrap_stderr(nanmean, values, iters=2000)
+            assert boot == pytest.approx(want, rel=0.25)
+        checked += 1
+    assert checked >= 3
+    assert k["mcnemar_p_stderr,none"] == "N/A"  # a corpus-level test, no standard error
