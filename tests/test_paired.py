@@ -161,11 +161,12 @@ def test_torch_position_stats_match_the_float64_reference(vocab):
     b = (t + torch.randn(70, vocab, generator=g)).to(torch.bfloat16)  # bfloat16 logits: many exact ties
     tokens = torch.randint(0, vocab, (70,), generator=g).tolist()
     tokens[:5] = t[:5].argmax(-1).tolist()
-    got = position_stats_torch(t, b, tokens, chunk=16)
     ref = position_stats(t.numpy(), b.float().numpy(), tokens)
-    assert (got["rank"] == ref["rank"]).all()
-    assert np.abs(got["base_prob"] - ref["base_prob"]).max() < 1e-5
-    assert np.abs(got["kl"] - ref["kl"]).max() < 1e-4
+    for chunk in (16, None, 1):  # None: the default, sized to the cache (8 positions at 262k, 65 at 32k)
+        got = position_stats_torch(t, b, tokens, chunk=chunk)
+        assert (got["rank"] == ref["rank"]).all()
+        assert np.abs(got["base_prob"] - ref["base_prob"]).max() < 1e-5
+        assert np.abs(got["kl"] - ref["kl"]).max() < 1e-4
     assert position_stats_torch(t[:0], b[:0], [])["rank"].size == 0
 
 

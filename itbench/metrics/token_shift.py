@@ -60,10 +60,16 @@ def position_stats(tuned_logits: np.ndarray, base_logits: np.ndarray, tokens: Se
     return {"rank": rank.astype(np.int64), "base_prob": np.exp(chosen), "kl": np.maximum(kl, 0.0)}
 
 
-def position_stats_torch(tuned_logits, base_logits, tokens: Sequence[int], chunk: int = 64) -> dict:
+CHUNK_BYTES = 2**23  # one [chunk, V] float32 temporary: small enough to stay in the CPU's cache
+
+
+def position_stats_torch(tuned_logits, base_logits, tokens: Sequence[int], chunk: int | None = None) -> dict:
     """position_stats on the logits' own device, in torch: log-softmax, rank, probability and KL in
     float32 over chunks of `chunk` positions (memory O(chunk x V)); only the O(T) results leave the
-    device. Agrees with the float64 numpy reference to 1e-5 in probability and 1e-4 in KL (tests)."""
+    device. Agrees with the float64 numpy reference to 1e-5 in probability and 1e-4 in KL (tests).
+    The default chunk keeps each [chunk, V] temporary near CHUNK_BYTES (8 positions at a 262k
+    vocabulary, 65 at 32k): the passes over it then run in cache; at 262k on a 2-core CPU, chunks
+    of 64 positions took 3.6x as long (benchmarks/token_shift_floor.py)."""
     import torch
 
     tuned_logits, base_logits = torch.as_tensor(tuned_logits), torch.as_tensor(base_logits)
@@ -73,6 +79,8 @@ def position_stats_torch(tuned_logits, base_logits, tokens: Sequence[int], chunk
     if tuned_logits.shape != base_logits.shape or tuned_logits.shape[0] != tokens_t.numel():
         raise ValueError(f"shapes differ: tuned {tuple(tuned_logits.shape)}, base {tuple(base_logits.shape)}, "
                          f"{tokens_t.numel()} tokens")
+    if chunk is None:
+        chunk = max(2, CHUNK_BYTES // (4 * tuned_logits.shape[-1]))
     ranks, probs, kls = [], [], []
     with torch.no_grad():
         for s in range(0, tokens_t.numel(), chunk):
