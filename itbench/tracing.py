@@ -67,8 +67,10 @@ class ResponseIndex:
         if key not in self._cache:
             lists = sorted((self.postings.get(w, np.zeros(0, np.int64)) for w in set(key.split())), key=len)
             ids = lists[0]
-            for other in lists[1:]:
-                ids = ids[np.isin(ids, other, assume_unique=True)] if ids.size else ids
+            for other in lists[1:]:  # sorted postings: look each id up in the longer list
+                if ids.size:
+                    pos = np.searchsorted(other, ids).clip(max=other.size - 1)
+                    ids = ids[other[pos] == ids]
             if len(self._cache) >= 100_000:
                 self._cache.clear()
             self._cache[key] = (key, ids)
@@ -141,47 +143,45 @@ class BM25Index:
     DENSE_BYTES = 2**28  # memory for the dense score rows of the most frequent words
 
     def _prepare(self) -> None:
-        """The score matrix split by word frequency: the words in at least 0.2% of the instructions
+        """The score matrix split by word frequency: the words in at least 2% of the instructions
         ("the", "what", ...: most of a query's postings) as dense float32 rows (the most frequent
-        that fit in DENSE_BYTES), the rest as postings."""
-        from scipy import sparse
-
+        that fit in DENSE_BYTES), the rest as postings. A dense row is added in one pass; a word's
+        postings cost more per document, so only the frequent words pay for a dense row."""
         sc = self.retriever.scores
         indptr = np.asarray(sc["indptr"])
         lengths = np.diff(indptr)
         budget = self.DENSE_BYTES // (4 * max(self.size, 1))
-        frequent = np.flatnonzero(lengths >= max(self.size // 500, 1))
+        frequent = np.flatnonzero(lengths >= max(self.size // 50, 1))
         frequent = frequent[np.argsort(-lengths[frequent], kind="stable")][:budget]
         self._row = np.full(lengths.size, -1, dtype=np.int64)
         self._row[frequent] = np.arange(frequent.size)
         self._dense = np.zeros((frequent.size, self.size), dtype=np.float32)
         for r, w in enumerate(frequent):
             self._dense[r, sc["indices"][indptr[w]:indptr[w + 1]]] = sc["data"][indptr[w]:indptr[w + 1]]
-        self._vocab = lengths.size
-        self._sparse = sparse.csr_matrix((np.asarray(sc["data"], np.float32), np.asarray(sc["indices"]), indptr),
-                                         shape=(self._vocab, self.size))
+        self._indptr, self._indices = indptr, np.asarray(sc["indices"])
+        self._data = np.asarray(sc["data"], np.float32)
 
     def scores_many(self, queries: list[str]) -> np.ndarray:
         """Every instruction's BM25 score for each query, [queries, instructions] float32 (a query
-        with no indexed word scores 0 everywhere): the queries' word counts times the score matrix,
-        one sparse-dense product for the frequent words and one sparse product for the rest. A word
-        a query repeats counts as often as it appears, as in bm25s's own scorer."""
-        from scipy import sparse
-
+        with no indexed word scores 0 everywhere): per query, the dense rows of its frequent words
+        added in place, then its other words' postings. A word a query repeats counts as often as it
+        appears, as in bm25s's own scorer (whose np.add.at over every posting this replaces)."""
         if self._dense is None:
             self._prepare()
-        ids = [[self._ids[w] for w in words(q) if w in self._ids] for q in queries]  # lower-cased \w+ runs
-        qrow = np.repeat(np.arange(len(queries)), [len(x) for x in ids])
-        col = np.asarray([w for x in ids for w in x], dtype=np.int64)
-        dense_row = self._row[col]
-        freq, rare = dense_row >= 0, dense_row < 0
-        ones = np.ones(col.size, np.float32)
-        out = np.asarray(sparse.csr_matrix((ones[freq], (qrow[freq], dense_row[freq])),
-                                           shape=(len(queries), self._dense.shape[0])) @ self._dense, np.float32)
-        if rare.any():
-            counts = sparse.csr_matrix((ones[rare], (qrow[rare], col[rare])), shape=(len(queries), self._vocab))
-            out += (counts @ self._sparse).toarray()
+        out = np.zeros((len(queries), self.size), np.float32)
+        for row, q in zip(out, queries, strict=True):
+            for w in words(q):  # the index's tokens: lower-cased \w+ runs
+                t = self._ids.get(w)
+                if t is None:
+                    continue
+                r = self._row[t]
+                if r >= 0:
+                    row += self._dense[r]
+                else:
+                    a, b = self._indptr[t], self._indptr[t + 1]
+                    row[self._indices[a:b]] += self._data[a:b]  # a word's postings hold each document once
         return out
+
 
     def scores(self, query: str) -> np.ndarray | None:
         """Every instruction's BM25 score for `query` (float32), or None when no word of it is indexed."""
