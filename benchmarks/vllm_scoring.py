@@ -6,7 +6,8 @@ the merge), how often the base's rank of each response token agrees, the largest
 base's probability, and the top-k KL with its tail bucket against the full-vocabulary KL (mean of
 each, mean absolute error, share of positions within 0.05 nats or 10%).
     world zoo:  .venv/bin/python benchmarks/vllm_scoring.py --zoo $ITBENCH_HOME/zoo --tuned lora-short-4x
-    Gemma:      .venv/bin/python benchmarks/vllm_scoring.py --base gemma-3-270m --tuned STUDY/checkpoints/lora-short-64 \\
+    Gemma:      .venv/bin/python benchmarks/vllm_scoring.py --base gemma-3-270m \\
+                    --tuned STUDY/checkpoints/lora-short-64 \\
                     --just-eval ../shared/data/just-eval-instruct/just_eval_instruct_1000.instructions_only.jsonl
 vLLM on CPU needs this `__main__` guard (its workers start with spawn).
 """
@@ -87,8 +88,9 @@ def main() -> None:
     close = np.mean((err <= 0.05) | (err <= 0.1 * kl_e))
     print(f"{tuned.name} vs {base.name}: {len(responses)} responses, {rank_e.size} tokens, top-{args.k}")
     print(f"time: transformers {t_hf:.1f}s; vLLM {t_vllm:.1f}s (merge {t_merge:.1f}s, two engine starts included)")
+    dprob = np.max(np.abs(flat(exact, "base_prob") - flat(got, "base_prob")))
     print(f"base rank of the response token: same at {np.mean(rank_e == rank_v):.1%} of tokens; "
-          f"largest base-probability difference {np.max(np.abs(flat(exact, 'base_prob') - flat(got, 'base_prob'))):.2e}")
+          f"largest base-probability difference {dprob:.2e}")
     print(f"KL: full-vocabulary mean {kl_e.mean():.4f}, top-{args.k} + tail mean {kl_v.mean():.4f} "
           f"(ratio {kl_v.mean() / max(kl_e.mean(), 1e-12):.3f}); mean absolute error {err.mean():.4f}, "
           f"largest {err.max():.4f}; within 0.05 nats or 10%: {close:.1%}; above the full KL by more than 1e-3: "
