@@ -74,6 +74,7 @@ def test_vllm_prompt_logprobs_match_the_exact_path_on_the_tiny_zoo(tiny_zoo, tmp
     script = tmp_path / "run.py"
     script.write_text(f"""
 import json
+import os
 from pathlib import Path
 import numpy as np
 from itbench.models import checkpoint, scorer, vllm_scoring
@@ -89,13 +90,17 @@ if __name__ == "__main__":
     merged = vllm_scoring.merged(base, adapter, Path({str(tmp_path / 'cache')!r}))
     again = vllm_scoring.merged(base, adapter, Path({str(tmp_path / 'cache')!r}))
     got = vllm_scoring.score(base, str(merged), prompts, prompts, responses, k=5, dtype="float32")
-    print(json.dumps({{"exact": exact, "got": got, "same_folder": str(merged) == str(again)}}))
+    print("RESULT " + json.dumps({{"exact": exact, "got": got, "same_folder": str(merged) == str(again)}}), flush=True)
+    # a run with two vLLM CPU engines aborted once on CI ("terminate called without an active
+    # exception", not reproduced here in 6 runs); the interpreter's teardown, where C++ thread
+    # pools are destroyed, is the usual place for it, so skip it once the result is out
+    os._exit(0)
 """)
     proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-3000:]
     import json
 
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
     assert out["same_folder"]
     for e, g in zip(out["exact"], out["got"], strict=True):
         assert g["rank"] == e["rank"]

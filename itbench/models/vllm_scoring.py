@@ -102,6 +102,8 @@ def score(base: str, tuned: str, base_prompts: Sequence[list[int]], tuned_prompt
     """token_shift from one engine pass per model (the base's engine is stopped before the tuned
     one starts, so only one holds its RAM share at a time). `tuned` is a full checkpoint: merge an
     adapter first (`merged`)."""
+    import gc
+
     from itbench.models import vllm_engine
 
     engine_args.setdefault("max_logprobs", k)
@@ -115,5 +117,7 @@ def score(base: str, tuned: str, base_prompts: Sequence[list[int]], tuned_prompt
             core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
             if core is not None:
                 core.shutdown()
+            del llm
+            gc.collect()
     return token_shift(entries["base"], entries["tuned"], [len(p) for p in base_prompts],
                        [len(p) for p in tuned_prompts], responses)
