@@ -100,7 +100,8 @@ if __name__ == "__main__":
     assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-3000:]
     import json
 
-    out = json.loads(next(line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")))
+    out = json.loads(next(line.removeprefix("RESULT ") for line in proc.stdout.splitlines()
+                          if line.startswith("RESULT ")))
     assert out["same_folder"]
     for e, g in zip(out["exact"], out["got"], strict=True):
         assert g["rank"] == e["rank"]

@@ -36,6 +36,14 @@ def engine(model: str, *, enable_lora: bool = False, max_lora_rank: int = 8, **e
     return vllm.LLM(model=model, **engine_args)
 
 
+def shutdown(llm) -> None:
+    """Stop an engine's worker processes and the RAM share it reserved for its KV cache, now rather
+    than when the interpreter exits; the caller then drops its references and collects."""
+    core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+    if core is not None:
+        core.shutdown()
+
+
 def lora_request(adapter: str):
     from vllm.lora.request import LoRARequest
 

@@ -114,9 +114,7 @@ def score(base: str, tuned: str, base_prompts: Sequence[list[int]], tuned_prompt
             entries[which] = prompt_logprobs(llm, [list(p) + list(r) for p, r in zip(prompts, responses, strict=True)],
                                              k, token_budget)
         finally:
-            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-            if core is not None:
-                core.shutdown()
+            vllm_engine.shutdown(llm)
             del llm
             gc.collect()
     return token_shift(entries["base"], entries["tuned"], [len(p) for p in base_prompts],

@@ -47,10 +47,10 @@ class VLLMBackend:
         reserved for the KV cache); a study that pairs seven checkpoints would otherwise hold seven."""
         import gc
 
+        from itbench.models import vllm_engine
+
         for llm in self._engines.values():
-            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
-            if core is not None:
-                core.shutdown()
+            vllm_engine.shutdown(llm)
         self._engines.clear()
         gc.collect()
 
