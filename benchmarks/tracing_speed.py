@@ -4,8 +4,9 @@ Alpaca-GPT4, 30,239 instances).
 Prints, measured side by side in one run: the BM25 index build (target <= 5 s) and the response
 index build, the memory each allocated at its peak, and traces per second (target >= 10,000):
 bm25s's own scorer with a sort of the top k and a regex per response (how itbench traced until
-2026-12-06), and itbench's tracer one at a time and in batches (scores as one sparse product, dense
-rows for frequent words; the responses holding the span from an inverted index; no sort). Also how
+2026-12-06), and itbench's tracer one at a time and in batches (the exact top 20 from a compiled
+kernel that scores only the instructions able to reach it, itbench.tracing_kernel; the responses
+holding the span from an inverted index), and how many instructions a trace scores. Also how
 often old and new find the same source (they differ only where scores tie at the top-k edge, which
 the old sort broke arbitrarily). Each trace ranks the IT set's instructions against a question and
 finds the best-ranked of the top 20 whose response holds a span.
@@ -87,7 +88,7 @@ def main() -> None:
         pairs.append((" ".join(resp[at:at + rng.choice((1, 2))]), " ".join(q)))
     n_old = min(len(pairs), 3000)
     old, t_old = timed(lambda: [old_trace(index, rows, s, q) for s, q in pairs[:n_old]])
-    index.scores("warm")  # the dense rows of frequent words, built at the first query
+    index.search("warm")  # the dense rows of frequent words and the compiled kernel, at the first query
     one, t_one = timed(lambda: [tracer.trace(s, q) for s, q in pairs[:n_old]])
     new, t_new = timed(lambda: [t for i in range(0, len(pairs), 256) for t in tracer.trace_many(pairs[i:i + 256])])
     ids = [None if t is None else int(t.source_id) for t in new]
@@ -97,6 +98,8 @@ def main() -> None:
           "dense rows of frequent words "
           f"{index._dense.nbytes / 2**20:.0f} MiB ({index._dense.shape[0]} words)")
     assert [None if t is None else int(t.source_id) for t in one] == ids[:n_old], "one at a time != batched"
+    print(f"instructions scored per trace (the rest cannot reach the top 20): "
+          f"{index.scored / max(index.queries, 1):,.0f} of {len(rows):,}")
     print(f"same source as the old way: {sum(a == b for a, b in zip(old, ids[:n_old], strict=True))} of {n_old}; "
           f"{sum(i is not None for i in ids)} of {len(pairs)} traces found a source")
 

