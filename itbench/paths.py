@@ -41,6 +41,11 @@ def index_cache() -> Path:
     return home() / "index"
 
 
+def merged_cache() -> Path:
+    """LoRA adapters merged into their base for vLLM's prompt_logprobs, keyed by adapter fingerprint."""
+    return home() / "merged"
+
+
 def judge() -> Path:
     """The judge's verdict cache, its local server's logs and audits."""
     return home() / "judge"

@@ -71,7 +71,7 @@ _SHIFT = {"unshifted_share": (True, 0, 1), "marginal_share": (False, 0, 1), "shi
           "mean_kl": (False, 0, INF), "mean_base_rank": (False, 1, INF), "mean_base_rank0": (False, 0, INF),
           "mean_base_prob": (True, 0, 1), "kl_sentence_start": (False, 0, INF), "kl_sentence_rest": (False, 0, INF),
           "kl_response_start": (False, 0, INF), "kl_response_rest": (False, 0, INF),
-          "shifted_style_share": (False, 0, 1)}
+          "shifted_style_share": (False, 0, 1), "mean_kl_topk": (False, 0, INF)}
 
 
 def _token_shift() -> Family:

@@ -6,7 +6,10 @@ At each response position t:
     higher (a tie with the top token is rank 1); the 0-based rank is this minus one;
   - the base's probability of the tuned token;
   - KL(tuned || base) over the whole vocabulary (never only over tokens two top-k lists share:
-    the reference code's shortcut, see PAPER.md).
+    the reference code's shortcut, see PAPER.md). Scored through vLLM (`scoring=vllm`), which
+    gives only top-k log-probabilities, the KL is `kl_topk` instead (itbench.models.vllm_scoring:
+    the shared top-k tokens plus a tail bucket, a lower bound), reported as `mean_kl_topk`; the
+    full-vocabulary KL metrics are then NaN, as `mean_kl_topk` is under the exact path.
 Classes: unshifted (rank 1), marginal (rank 2-3), shifted (rank > 3).
 
 Per-response summaries are sums and counts, so a corpus-level (pooled) value is a named
@@ -134,12 +137,15 @@ def is_style_token(text: str) -> bool:
 
 SUMMARY_KEYS = ("n", "unshifted", "marginal", "shifted", "kl_sum", "rank_sum", "base_prob_sum",
                 "sent_start_n", "sent_start_kl", "sent_rest_n", "sent_rest_kl",
-                "resp_start_n", "resp_start_kl", "resp_rest_n", "resp_rest_kl", "shifted_style")
+                "resp_start_n", "resp_start_kl", "resp_rest_n", "resp_rest_kl", "shifted_style", "kl_topk_sum")
 
 
 def summarize(stats: dict, token_texts: Sequence[str], frac: float = 0.05) -> dict:
     """Sums and counts of one response, from position_stats and the tokens' texts."""
-    rank, kl = np.asarray(stats["rank"]), np.asarray(stats["kl"], dtype=np.float64)
+    rank = np.asarray(stats["rank"])
+    nan = [math.nan] * rank.size  # a KL the scoring path did not compute
+    kl = np.asarray(stats.get("kl", nan), dtype=np.float64)
+    kl_topk = np.asarray(stats.get("kl_topk", nan), dtype=np.float64)
     if len(token_texts) != rank.size:
         raise ValueError(f"{len(token_texts)} token texts for {rank.size} positions")
     cls = shift_class(rank)
@@ -157,6 +163,7 @@ def summarize(stats: dict, token_texts: Sequence[str], frac: float = 0.05) -> di
         "resp_start_n": int(resp.sum()), "resp_start_kl": float(kl[resp].sum()),
         "resp_rest_n": int((~resp).sum()), "resp_rest_kl": float(kl[~resp].sum()),
         "shifted_style": int(((cls == SHIFTED) & style).sum()),
+        "kl_topk_sum": float(kl_topk.sum()),
     }
 
 
@@ -179,21 +186,23 @@ def metrics(s: dict) -> dict:
         "kl_response_start": _ratio(s["resp_start_kl"], s["resp_start_n"]),
         "kl_response_rest": _ratio(s["resp_rest_kl"], s["resp_rest_n"]),
         "shifted_style_share": _ratio(s["shifted_style"], s["shifted"]),
+        "mean_kl_topk": _ratio(s.get("kl_topk_sum", math.nan), s["n"]),
     }
 
 
 def pool(summaries: Iterable[dict]) -> dict:
-    """Sum per-response summaries into one corpus-level summary."""
+    """Sum per-response summaries into one corpus-level summary (a summary written before
+    kl_topk_sum existed counts as NaN there)."""
     total = dict.fromkeys(SUMMARY_KEYS, 0)
     for s in summaries:
         for k in SUMMARY_KEYS:
-            total[k] += s[k]
+            total[k] += s.get(k, math.nan) if k == "kl_topk_sum" else s[k]
     return total
 
 
 RESPONSE_METRICS = ("unshifted_share", "marginal_share", "shifted_share", "mean_kl", "mean_base_rank",
                     "mean_base_rank0", "mean_base_prob", "kl_sentence_start", "kl_sentence_rest",
-                    "kl_response_start", "kl_response_rest", "shifted_style_share")
+                    "kl_response_start", "kl_response_rest", "shifted_style_share", "mean_kl_topk")
 
 
 def score(shift: dict) -> dict:
@@ -236,3 +245,4 @@ pooled_kl_sentence_rest = _pooled("kl_sentence_rest")
 pooled_kl_response_start = _pooled("kl_response_start")
 pooled_kl_response_rest = _pooled("kl_response_rest")
 pooled_shifted_style_share = _pooled("shifted_style_share")
+pooled_mean_kl_topk = _pooled("mean_kl_topk")

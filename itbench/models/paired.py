@@ -108,12 +108,16 @@ class PairedLM(LM):
     def __init__(self, base: str, tuned: str | None = None, lora: str | None = None, backend: str = "hf",
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
                  reference_cache: str | None = None, max_batch_size: int | None = None, dtype: str | None = None,
-                 max_gen_cap: int | None = None, device_map: str | None = None, **engine_args):
+                 max_gen_cap: int | None = None, device_map: str | None = None, scoring: str = "hf",
+                 scoring_topk: int = 20, **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
         sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
         only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits), in
         `dtype` when given (bfloat16 runs Gemma 3 270M 4x faster than float32 on an AVX512-BF16 CPU).
-        An embedded base name (itbench.models.embedded, e.g. gemma-3-270m) is its converted folder."""
+        An embedded base name (itbench.models.embedded, e.g. gemma-3-270m) is its converted folder.
+        `scoring` is how token shift scores the responses: "hf" (exact, full-vocabulary logits) or
+        "vllm" (prompt_logprobs, one engine pass per model, no HF weights; KL as `mean_kl_topk`
+        over the top `scoring_topk` tokens plus a tail, itbench.models.vllm_scoring)."""
         import torch
 
         from itbench.models import embedded
@@ -132,6 +136,10 @@ class PairedLM(LM):
         self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
         self.max_gen_toks = int(max_gen_toks)
         self._device, self.backend = device, backend
+        if scoring not in ("hf", "vllm"):
+            raise ItbenchError(f"scoring must be hf (exact, full vocabulary) or vllm (prompt_logprobs, top-k KL), "
+                               f"not {scoring!r}")
+        self.scoring, self.scoring_topk, self.engine_args = scoring, int(scoring_topk), engine_args
         if lora is not None:
             checkpoint.check_adapter_base(checkpoint.check_folder(lora), base)
         self.tok = checkpoint.load_tokenizer(base)
@@ -207,7 +215,8 @@ class PairedLM(LM):
             "it_set": {**(m.get("it_set") or {}), "source": self.tuned_it_set,
                        "rows": (m.get("data") or {}).get("rows"),
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
-            "backend": self.backend, "dtype": self.dtype or "as saved", "max_gen_cap": self.max_gen_cap}}
+            "backend": self.backend, "dtype": self.dtype or "as saved", "max_gen_cap": self.max_gen_cap,
+            "scoring": self.scoring if self.scoring == "hf" else f"vllm top-{self.scoring_topk}"}}
 
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
         """(text cut at the first stop string, the token ids that make it) of each prompt. Answers
@@ -325,9 +334,30 @@ class PairedLM(LM):
         generated = self._generate("tuned", prompts, until, max_tokens)
         base_prompts = [r.doc.get("itbench_base_prompt") or p for r, p in zip(chunk, prompts, strict=True)]
         responses = [ids for _, ids in generated]
-        stats = token_shift(self.model("tuned"), self.model("base"), self.tok, prompts, base_prompts, responses,
-                            self.batch_size)
+        if self.scoring == "vllm":
+            stats = self._vllm_token_shift(prompts, base_prompts, responses)
+        else:
+            stats = token_shift(self.model("tuned"), self.model("base"), self.tok, prompts, base_prompts, responses,
+                                self.batch_size)
         return [make_payload(tuned=text, shift=s) for (text, _), s in zip(generated, stats, strict=True)]
+
+    def _vllm_token_shift(self, prompts: list[str], base_prompts: list[str], responses: list[list[int]]) -> list[dict]:
+        """token shift from vLLM's prompt_logprobs (rank and base probability exact, KL as kl_topk):
+        the generating backend's engines are stopped first (one engine holds its RAM share at a
+        time), and an adapter is merged into a cached copy of its base (LoRA with prompt_logprobs
+        crashes vLLM on CPU)."""
+        from itbench.models import vllm_scoring
+        from itbench.models.tokens import encode_prompt
+
+        close = getattr(self.generator, "close", None)
+        if close is not None:
+            close()
+        tuned = vllm_scoring.merged(self.base_name, self.lora, paths.merged_cache()) if self.lora else self.tuned_name
+        args = {**({"dtype": self.dtype} if self.dtype else {}), **self.engine_args}
+        stats = vllm_scoring.score(self.base_name, str(tuned), [encode_prompt(self.tok, p) for p in base_prompts],
+                                   [encode_prompt(self.tok, p) for p in prompts], responses, k=self.scoring_topk,
+                                   **args)
+        return [{**s, "tokens": self.tok.convert_ids_to_tokens(list(r))} for s, r in zip(stats, responses, strict=True)]
 
     def loglikelihood(self, requests):
         raise ItbenchError("--model itbench answers generation tasks (all itbench_* tasks); for loglikelihood "
