@@ -10,11 +10,7 @@ def top_k(scores: np.ndarray, k: int, among: np.ndarray | None = None) -> list[t
     """The k highest positive scores (index, score), best first, ties in index order; with `among`
     (sorted indices), of those indices only."""
     ids = np.arange(scores.size) if among is None else among
-    return rank(ids, scores[ids], k)
-
-
-def rank(ids: np.ndarray, values: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """top_k over `values` of the documents `ids` (sorted)."""
+    values = scores[ids]
     k = min(k, values.size)
     if k <= 0:
         return []

@@ -180,19 +180,19 @@ class BM25Index:
             self._prepare()
         out = np.zeros((len(queries), self.size), np.float32)
         for row, q in zip(out, queries, strict=True):
-            self._add_scores(row, [t for t in (self._ids.get(w) for w in words(q)) if t is not None])
+            for t in self._terms(q):
+                r = self._row[t]
+                if r >= 0:
+                    row += self._dense[r]
+                else:
+                    a, b = self._indptr[t], self._indptr[t + 1]
+                    row[self._indices[a:b]] += self._data[a:b]  # a word's postings hold each document once
         return out
 
-    def _add_scores(self, row: np.ndarray, terms: list[int]) -> None:
-        """Add each word's scores to `row` in place, in the query's order (the index's tokens:
+    def _terms(self, query: str) -> list[int]:
+        """The query's indexed words as word ids, in order, repeats kept (the index's tokens:
         lower-cased word runs)."""
-        for t in terms:
-            r = self._row[t]
-            if r >= 0:
-                row += self._dense[r]
-            else:
-                a, b = self._indptr[t], self._indptr[t + 1]
-                row[self._indices[a:b]] += self._data[a:b]  # a word's postings hold each document once
+        return [t for t in (self._ids.get(w) for w in words(query)) if t is not None]
 
     def scores(self, query: str) -> np.ndarray | None:
         """Every instruction's BM25 score for `query` (float32), or None when no word of it is indexed."""
@@ -215,7 +215,7 @@ class BM25Index:
             return [[] for _ in queries]
         if self._dense is None:
             self._prepare()
-        per_query = [[t for t in (self._ids.get(w) for w in words(q)) if t is not None] for q in queries]
+        per_query = [self._terms(q) for q in queries]
         q_terms = [t for terms in per_query for t in terms]
         q_ptr = np.zeros(len(queries) + 1, np.int64)
         q_ptr[1:] = np.cumsum([len(terms) for terms in per_query])
@@ -233,9 +233,9 @@ class BM25Index:
         if k not in self._kth_cache:
             lengths = np.diff(self._indptr)
             kth = np.zeros(lengths.size, np.float64)
-            for t in np.flatnonzero(lengths >= max(k, 1)):
+            for t in np.flatnonzero(lengths >= k) if k > 0 else ():
                 values = self._data[self._indptr[t]:self._indptr[t + 1]]
-                kth[t] = np.partition(values, values.size - k)[values.size - k] if k else 0.0
+                kth[t] = np.partition(values, values.size - k)[values.size - k]
             self._kth_cache[k] = kth
         return self._kth_cache[k]
 

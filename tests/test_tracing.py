@@ -186,7 +186,6 @@ def test_pruned_top_k_equals_the_top_k_of_every_score():
     are scored) is exactly the top k of scores_many (same ids, order, float32 scores), on a set with
     ties (repeated instructions), repeated query words, frequent words as dense rows and rare words
     as postings, for k from 0 past the set's size; and the pruning skips instructions."""
-
     from itbench.ranking import top_k
 
     rng = random.Random(11)

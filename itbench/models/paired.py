@@ -165,10 +165,14 @@ class PairedLM(LM):
     def close(self) -> None:
         """Release both models and any engine the backend started (run_paired calls this after
         each run; lm-eval itself never closes a model)."""
+        self._close_generator()
+        self._models.clear()
+
+    def _close_generator(self) -> None:
+        """Stop any engine the backend started (it starts them again when next asked)."""
         close = getattr(self.generator, "close", None)
         if close is not None:
             close()
-        self._models.clear()
 
     def model(self, which: str):
         """The HF model of the "base" or the "tuned" side, loaded on first use."""
@@ -349,9 +353,7 @@ class PairedLM(LM):
         from itbench.models import vllm_scoring
         from itbench.models.tokens import encode_prompt
 
-        close = getattr(self.generator, "close", None)
-        if close is not None:
-            close()
+        self._close_generator()
         tuned = vllm_scoring.merged(self.base_name, self.lora, paths.merged_cache()) if self.lora else self.tuned_name
         args = {**({"dtype": self.dtype} if self.dtype else {}), **self.engine_args}
         stats = vllm_scoring.score(self.base_name, str(tuned), [encode_prompt(self.tok, p) for p in base_prompts],
