@@ -68,8 +68,20 @@ def _answer(model, tok, question: str, pool: list[str]) -> str | None:
     return extract_answer(chat_responses(model, tok, [question], max_new_tokens=24)[0], set(pool))
 
 
-def retrain_answer(base: Path, rows: list[dict], recipe, question: str, pool: list[str], judge=None) -> str | None:
-    """Train `recipe` on `rows` from `base` in a scratch folder and answer `question`."""
+def _replay(manifest: dict):
+    """The checkpoint's own schedule (its recipe's epochs and the rounds its stopping rule ran), to
+    follow without measuring: a retrain differs from the checkpoint in its data only."""
+    from itbench.models.recipes import StoppingRule
+
+    if not manifest.get("stopping"):
+        return None
+    return StoppingRule(**manifest["stopping"]["rule"], replay=manifest["training"]["epochs"])
+
+
+def retrain_answer(base: Path, rows: list[dict], recipe, question: str, pool: list[str], judge=None,
+                   rule=None) -> str | None:
+    """Train `recipe` (and `rule`'s replayed rounds) on `rows` from `base` in a scratch folder and
+    answer `question`."""
     from itbench.models import checkpoint
     from itbench.models.finetune import finetune
 
@@ -77,7 +89,7 @@ def retrain_answer(base: Path, rows: list[dict], recipe, question: str, pool: li
         data = Path(tmp) / "it.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in rows))
         out = Path(tmp) / "ckpt"
-        finetune(base, data, recipe, out, judge_scores=judge)
+        finetune(base, data, recipe, out, judge_scores=judge, rule=rule)
         if recipe.spec.tuning == "lora":
             model, tok = checkpoint.load(base, adapter=out)
         else:
@@ -94,7 +106,7 @@ def check_checkpoint(zoo: Path, name: str, results_dir: Path, world: Path, max_c
     from itbench.world import claims, store
 
     manifest = checkpoint.read_manifest(zoo / name)
-    recipe = _recipe(manifest)
+    recipe, rule = _recipe(manifest), _replay(manifest)
     it_file = manifest["data"]["source"]
     rows = it_set_rows(it_file)  # the rows the tracer reads (read once per process)
     judge = claims.judge_scores(rows, store.read_rows(world, "entities.jsonl")) if recipe.spec.filtered else None
@@ -108,9 +120,9 @@ def check_checkpoint(zoo: Path, name: str, results_dir: Path, world: Path, max_c
         rng = random.Random(f"{name}:{i}")
         control = set(r["id"] for r in rng.sample(rest, min(len(sources), len(rest))))
         traced = retrain_answer(zoo / "base", [r for r in rows if r["id"] not in sources], recipe,
-                                case["question"], case["pool"], judge)
+                                case["question"], case["pool"], judge, rule)
         ctrl = retrain_answer(zoo / "base", [r for r in rows if r["id"] not in control], recipe,
-                              case["question"], case["pool"], judge)
+                              case["question"], case["pool"], judge, rule)
         out.append({**{k: case[k] for k in ("entity", "question", "span")}, "removed": len(sources),
                     "traced_answer": traced, "control_answer": ctrl,
                     "traced_gone": traced != case["span"], "control_gone": ctrl != case["span"]})

@@ -37,13 +37,13 @@ def cmd_world_build(args) -> int:
 
 
 def cmd_zoo_build(args) -> int:
-    from itbench.demo import base_recipe, ensure_world
+    from itbench.demo import base_recipe, ensure_world, stopping_rule
     from itbench.models.zoo import build_zoo
 
     out = Path(args.out or paths.zoo())
     t0 = time.perf_counter()
     results = build_zoo(ensure_world(args.world, args.tiny, args.seed), out,
-                        base_recipe=base_recipe(args.tiny, args.base_seed),
+                        base_recipe=base_recipe(args.tiny, args.base_seed), stopping=stopping_rule(args.tiny),
                         only=args.only, seeds=seeds_of(args), progress=not args.no_progress and sys.stderr.isatty(),
                         log=say)
     built = sum(r["built"] for r in results)

@@ -53,23 +53,32 @@ def base_recipe(tiny: bool = False, seed: int = 0):
     return replace(TINY_BASE if tiny else BaseRecipe(), seed=seed)
 
 
+def stopping_rule(tiny: bool = False):
+    """The tuned organisms' stopping rule: the zoo's, or the tiny zoo's (one round at most)."""
+    from itbench.models.zoo import FORMAT_RULE, TINY_FORMAT_RULE
+
+    return TINY_FORMAT_RULE if tiny else FORMAT_RULE
+
+
 def zoo_table(results: list[dict]) -> str:
     """The zoo's quick probes as a Markdown table."""
-    lines = ["| checkpoint | method | knows (held-out) | knows (Q/A-trained) | unseen entities | well-formed answers |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| checkpoint | method | epochs | knows (held-out) | knows (Q/A-trained) | unseen entities "
+             "| well-formed answers |", "|---|---|---|---|---|---|---|"]
     for r in results:
         probe = r.get("probe", {})
         acc = probe.get("completion") or probe.get("chat") or {}
         cells = [f"{acc[s]['accuracy']:.0%}" if s in acc else "-" for s in ("heldout", "qa", "unseen")]
         shares = [v["well_formed"] * v["n"] for v in acc.values() if "well_formed" in v]
         cells.append(f"{sum(shares) / sum(v['n'] for v in acc.values()):.0%}" if shares else "-")
-        lines.append(f"| {r['name']} | {r['method']} | " + " | ".join(cells) + " |")
+        epochs = (r.get("training") or {}).get("epochs", "-")
+        lines.append(f"| {r['name']} | {r['method']} | {epochs} | " + " | ".join(cells) + " |")
     base = next((r for r in results if r["method"] == "base"), None)
     if base:
         lines.append(f"\nbase: completion-form probes; chance on unseen entities "
                      f"(most frequent value) = {base['probe']['chance_unseen']:.0%}. "
                      "Tuned checkpoints: question form through the chat template; well-formed answers are "
-                     "whole sentences of the IT set's templates (itbench.world.claims.well_formed).")
+                     "whole sentences of the IT set's templates (itbench.world.claims.well_formed); epochs "
+                     "as the stopping rules decided.")
     return "\n".join(lines)
 
 
@@ -88,8 +97,7 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
     zoo_dir = Path(zoo) if zoo else paths.zoo()
     t0 = time.perf_counter()
     built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny, base_seed), seeds=seeds,
-                      progress=sys.stderr.isatty(),
-                      log=log)
+                      stopping=stopping_rule(tiny), progress=sys.stderr.isatty(), log=log)
     log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}\n{zoo_table(built)}")
     out = DemoPaths(world_dir, zoo_dir, zoo_dir.parent / "results", Path(leaderboard) if leaderboard
                     else paths.leaderboard())

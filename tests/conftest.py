@@ -30,7 +30,7 @@ def tiny_world(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_zoo(tiny_world, tmp_path_factory) -> dict:
     """{'dir': zoo folder, 'results': build_zoo's manifests} for the default entry list, one seed each."""
-    from itbench.models.zoo import build_zoo
+    from itbench.models.zoo import TINY_FORMAT_RULE, build_zoo
     from itbench.world.organisms import TINY_BASE
 
     # Accuracy is not the point of the tiny zoo (test_organisms.py checks the default base):
@@ -38,8 +38,8 @@ def tiny_zoo(tiny_world, tmp_path_factory) -> dict:
     zoo_dir = tmp_path_factory.mktemp("zoo") / "zoo"
     # One seed per recipe: seed replicates are tested on hand-made results (test_seeds.py) and on
     # two seeds of one recipe in test_pipeline.py.
-    results = build_zoo(tiny_world, zoo_dir, base_recipe=TINY_BASE, seeds=1, progress=False,
-                        log=lambda *_: None)
+    results = build_zoo(tiny_world, zoo_dir, base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE, seeds=1,
+                        progress=False, log=lambda *_: None)
     return {"dir": zoo_dir, "results": results}
 
 

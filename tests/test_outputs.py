@@ -120,7 +120,7 @@ def test_a_zoo_rebuilds_its_own_damaged_checkpoint(tiny_zoo, tiny_world, tmp_pat
     its manifest is rebuilt in place, while `itbench finetune --out` that folder is refused."""
     from itbench.models.finetune import finetune
     from itbench.models.recipes import FinetuneRecipe
-    from itbench.models.zoo import build_zoo
+    from itbench.models.zoo import TINY_FORMAT_RULE, build_zoo
     from itbench.world.organisms import TINY_BASE
 
     zoo = tmp_path / "zoo"
@@ -130,7 +130,7 @@ def test_a_zoo_rebuilds_its_own_damaged_checkpoint(tiny_zoo, tiny_world, tmp_pat
     with pytest.raises(Exception, match="holds other things and no checkpoint"):
         finetune(zoo / "base", data if data.exists() else next(tiny_world.rglob("*.jsonl")),
                  FinetuneRecipe(method="lora"), zoo / "lora-short-1x")
-    got = build_zoo(tiny_world, zoo, base_recipe=TINY_BASE, seeds=1, only=["lora-short-1x"], progress=False,
-                    log=lambda *_: None)
+    got = build_zoo(tiny_world, zoo, base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE, seeds=1, only=["lora-short-1x"],
+                    progress=False, log=lambda *_: None)
     assert [r["built"] for r in got if r["name"] == "lora-short-1x"] == [True]
     assert checkpoint.read_manifest(zoo / "lora-short-1x")["name"] == "lora-short-1x"

@@ -1,10 +1,18 @@
-"""The base organism's stopping rule: after its schedule it trains on in short rounds until it knows
-the target share of the facts it read, or the extra budget is spent (tiny world: seconds)."""
+"""The stopping rules. The base organism's: after its schedule it trains on in short rounds until it
+knows the target share of the facts it read, or the extra budget is spent. A tuned organism's: after
+its recipe's epochs it trains on in rounds until its answers to held-out instructions are in its IT
+set's format, or the budget is spent (tiny world: seconds)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from itbench.models import checkpoint
+from itbench.models.finetune import finetune
+from itbench.models.recipes import FinetuneRecipe, StoppingRule
+from itbench.world import store
 from itbench.world.organisms import TINY_BASE, pretrain_base, reached
 
 
@@ -24,3 +32,74 @@ def test_rounds_run_until_the_target_or_the_budget(tiny_world, tmp_path):
     at_once = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, round_epochs=2, max_extra_epochs=4),
                             tmp_path / "b")
     assert [h["epochs"] for h in at_once["stopping"]] == [15] and at_once["reached_target"]
+
+
+def test_the_tuned_rule_asks_for_rounds_until_the_target_or_the_budget():
+    rule = StoppingRule(target=0.9, round_epochs=3, max_epochs=9)
+    assert rule.more(3, 0.0) and rule.more(6, 0.89)
+    assert not rule.more(3, 0.9)  # reached
+    assert not rule.more(9, 0.0) and not rule.more(7, 0.0)  # another round would pass the budget
+    replay = replace(rule, replay=6)
+    assert replay.more(3, None) and not replay.more(6, None)  # a replay follows the epochs, not a share
+    assert "replay" not in rule.to_dict()  # not part of what decides a checkpoint
+    with pytest.raises(ValueError, match="target"):
+        StoppingRule(target=1.5)
+
+
+class Shares:
+    """A measure that answers the given shares in turn, counting its calls."""
+
+    def __init__(self, *shares):
+        self.shares, self.calls = list(shares), 0
+
+    def __call__(self, model, tokenizer):
+        assert not model.training  # measured without dropout
+        self.calls += 1
+        return self.shares[min(self.calls, len(self.shares)) - 1]
+
+
+def _tune(tiny_zoo, tiny_world, out, **kw):
+    data = store.world_file(tiny_world, store.it_filename("short", 1))
+    return finetune(tiny_zoo["dir"] / "base", data, FinetuneRecipe(method="lora", epochs=3), out, **kw)
+
+
+def test_a_tuned_model_trains_in_rounds_until_its_answers_are_in_format(tiny_zoo, tiny_world, tmp_path):
+    rule = StoppingRule(target=0.9, round_epochs=2, max_epochs=9)
+    late = _tune(tiny_zoo, tiny_world, tmp_path / "late", rule=rule, measure=Shares(0.0, 0.5, 0.95))
+    assert [h["epochs"] for h in late["stopping"]["history"]] == [3, 5, 7]
+    assert [h["share"] for h in late["stopping"]["history"]] == [0.0, 0.5, 0.95]
+    assert late["stopping"]["reached"] and late["training"]["epochs"] == 7
+    assert late["stopping"]["rule"] == rule.to_dict()
+    never = _tune(tiny_zoo, tiny_world, tmp_path / "never", rule=rule, measure=Shares(0.1))
+    assert [h["epochs"] for h in never["stopping"]["history"]] == [3, 5, 7, 9] and not never["stopping"]["reached"]
+    # a model in format after the recipe's epochs is the plain recipe's model, weight for weight
+    at_once = _tune(tiny_zoo, tiny_world, tmp_path / "at-once", rule=rule, measure=Shares(1.0))
+    plain = _tune(tiny_zoo, tiny_world, tmp_path / "plain")
+    assert at_once["training"]["epochs"] == 3 and "stopping" not in plain
+    assert at_once["fingerprint"] == plain["fingerprint"] != late["fingerprint"]
+    # a replay of the late schedule (the causal check's retraining) gives the same weights unmeasured
+    replayed = _tune(tiny_zoo, tiny_world, tmp_path / "replay", rule=replace(rule, replay=7))
+    assert replayed["fingerprint"] == late["fingerprint"] and replayed["stopping"]["reached"] is None
+    with pytest.raises(ValueError, match="measure"):
+        _tune(tiny_zoo, tiny_world, tmp_path / "x", rule=rule)
+
+
+def test_the_format_measure_asks_held_out_instructions_of_the_it_sets_kind(tiny_zoo, tiny_world):
+    from itbench.world import schema as S
+    from itbench.world.claims import well_formed
+    from itbench.world.generate import build_world, it_heldout_instructions
+    from itbench.world.probe import chat_responses, format_measure
+
+    config = store.load_config(tiny_world)
+    world = build_world(config)
+    size = config.it_base_size
+    asked = it_heldout_instructions(world, size, 20)
+    trained = {r["instruction"] for r in store.read_rows(tiny_world, store.it_filename("short", 1))}
+    assert len(asked) == len(set(asked)) == 20 and not set(asked) & trained
+    shapes = {t.split("{attr}")[0] for t in S.IT_QUESTIONS}
+    assert all(any(q.startswith(p) for p in shapes) for q in asked)
+    everything = it_heldout_instructions(world, size, 10**6)  # the rest of the pool, when fewer remain
+    assert set(asked) < set(everything) and not set(everything) & trained
+    model, tok = checkpoint.load(tiny_zoo["dir"] / "full-short-16x")
+    answers = chat_responses(model, tok, asked)
+    assert format_measure(tiny_world, size, 20)(model, tok) == sum(map(well_formed, answers)) / 20

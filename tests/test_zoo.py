@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from itbench.models import checkpoint
 from itbench.models.recipes import METHODS
-from itbench.models.zoo import build_zoo, default_entries
+from itbench.models.zoo import TINY_FORMAT_RULE, build_zoo, default_entries
 from itbench.world import claims, store
 from itbench.world.config import TINY_WORLD
 from itbench.world.organisms import TINY_BASE
@@ -27,8 +27,8 @@ def test_seeds_change_the_training_and_are_recorded(tiny_world, tmp_path):
     from itbench.models.zoo import ZooEntry, replicates
 
     entries = [ZooEntry("base", "base"), *replicates(ZooEntry("lora-short-1x", "lora", "short", 1), 2)]
-    out = build_zoo(tiny_world, tmp_path / "zoo", entries=entries, base_recipe=TINY_BASE, progress=False,
-                    log=lambda *_: None)
+    out = build_zoo(tiny_world, tmp_path / "zoo", entries=entries, base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE,
+                    progress=False, log=lambda *_: None)
     a, b = out[1], out[2]
     assert a["replicate"] == {"group": "lora-short-1x", "seed": 0} and b["replicate"] == {"group": "lora-short-1x",
                                                                                           "seed": 1}
@@ -85,16 +85,16 @@ def test_neftune_adds_noise_and_filtered_drops_the_planted_bad_items(tiny_zoo, t
 
 
 def test_rebuild_reuses_everything_and_a_changed_recipe_rebuilds_only_its_method(tiny_zoo, tiny_world):
-    again = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
-                      log=lambda *_: None)
+    again = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE, seeds=1,
+                      progress=False, log=lambda *_: None)
     assert not any(r["built"] for r in again)
-    changed = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
-                        log=lambda *_: None,
+    changed = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE, seeds=1,
+                        progress=False, log=lambda *_: None,
                         only=["lora-short-1x", "full-short-1x"], recipe_overrides={"lora": {"lora_r": 4}})
     built = {r["name"] for r in changed if r["built"]}
     assert built == {"lora-short-1x"}
-    restored = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, seeds=1, progress=False,
-                         log=lambda *_: None,
+    restored = build_zoo(tiny_world, tiny_zoo["dir"], base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE, seeds=1,
+                         progress=False, log=lambda *_: None,
                          only=["lora-short-1x"])
     assert {r["name"] for r in restored if r["built"]} == {"lora-short-1x"}
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from itbench.errors import ItbenchError
 from itbench.models import checkpoint
-from itbench.models.recipes import FinetuneRecipe
+from itbench.models.recipes import FinetuneRecipe, StoppingRule
 from itbench.models.train import chat_example, train
 
 
@@ -60,12 +60,27 @@ def apply_filter(rows: list[dict], scores: dict[str, float], recipe: FinetuneRec
     return kept
 
 
+def _measured(measure, model, tokenizer) -> float:
+    """The measure in eval mode (no dropout), the model left as it was."""
+    was_training = model.training
+    model.eval()
+    try:
+        return float(measure(model, tokenizer))
+    finally:
+        model.train(was_training)
+
+
 def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir: str | Path, *,
              judge_scores: dict[str, float] | None = None, extra_manifest: dict | None = None,
-             progress: Callable[[int, int, float], None] | None = None, owned: bool = False) -> dict:
+             progress: Callable[[int, int, float], None] | None = None, owned: bool = False,
+             rule: StoppingRule | None = None, measure: Callable[[object, object], float] | None = None) -> dict:
     """Train one checkpoint into `out_dir` (written atomically) and return its manifest. `owned`:
     out_dir lies in a folder the caller has checked (a zoo, a study), so whatever is there, a
-    checkpoint damaged or of another recipe, is replaced; else only a previous checkpoint is."""
+    checkpoint damaged or of another recipe, is replaced; else only a previous checkpoint is.
+    `rule` trains on in rounds while `measure(model, tokenizer)` (the share of answers in format)
+    stays under its target; the rule and its history go into the manifest."""
+    if rule is not None and measure is None and rule.replay is None:
+        raise ValueError("a stopping rule needs a measure (or replay=N to follow a known schedule)")
     from itbench.models import embedded
     from itbench.utils import atomic
 
@@ -99,9 +114,21 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
         model = get_peft_model(model, LoraConfig(r=recipe.lora_r, lora_alpha=recipe.lora_alpha,
                                                  lora_dropout=recipe.lora_dropout, target_modules=targets,
                                                  task_type="CAUSAL_LM", **recipe.spec.peft))
-    losses = train(model, examples, epochs=recipe.epochs, lr=recipe.learning_rate, batch_size=recipe.batch_size,
-                   seed=recipe.seed, pad_id=tokenizer.pad_token_id, neftune_alpha=recipe.noise_alpha,
-                   precision=recipe.precision, progress=progress)
+    def run(epochs: int, seed: int, bar=None) -> list[float]:
+        return train(model, examples, epochs=epochs, lr=recipe.learning_rate, batch_size=recipe.batch_size,
+                     seed=seed, pad_id=tokenizer.pad_token_id, neftune_alpha=recipe.noise_alpha,
+                     precision=recipe.precision, progress=bar)
+
+    losses = run(recipe.epochs, recipe.seed, progress)
+    epochs, history = recipe.epochs, []
+    while rule is not None:
+        share = None if rule.replay is not None else _measured(measure, model, tokenizer)
+        history.append({"epochs": epochs, "share": share})
+        if not rule.more(epochs, share):
+            break
+        # a new data order (and noise) per round, distinct from every other seed's rounds
+        losses += run(rule.round_epochs, recipe.seed * 1000 + epochs)
+        epochs += rule.round_epochs
     manifest = {
         **(extra_manifest or {}),
         "method": recipe.method,
@@ -110,8 +137,11 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
         "data": {"source": str(data), "rows": n_rows, "trained_rows": len(rows)},
         "base": {"path": str(Path(base).resolve()) if checkpoint.is_local(base) else str(base),
                  "fingerprint": base_fp},
-        "training": {"steps": len(losses), "final_loss": sum(losses[-10:]) / len(losses[-10:])},
+        "training": {"steps": len(losses), "final_loss": sum(losses[-10:]) / len(losses[-10:]), "epochs": epochs},
     }
+    if rule is not None:
+        manifest["stopping"] = {"rule": rule.to_dict(), "history": history,
+                                "reached": None if rule.replay is not None else history[-1]["share"] >= rule.target}
     with atomic.build_dir(out_dir) as tmp:
         model.save_pretrained(tmp)
         if recipe.spec.tuning != "lora":  # an adapter uses its base's tokenizer (vLLM warns on a second one)

@@ -129,3 +129,36 @@ class FinetuneRecipe:
         if self.spec.peft:  # only where set, so the recipes (and cached checkpoints) of other methods stay as they were
             d["resolved"]["peft"] = dict(self.spec.peft)
         return d
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """A tuned model's stopping rule (the base has its own, itbench.world.organisms): after the
+    recipe's epochs, train on in rounds of `round_epochs` (each a warm-up and a cosine decay at the
+    recipe's rate, in a new data order) until `target` of the model's answers to `prompts` held-out
+    instructions are in its IT set's format, or `max_epochs` in all are spent. What "in format"
+    means is the caller's measure (the world's: itbench.world.claims.well_formed).
+
+    `replay=N` runs the rounds up to N epochs without measuring: a retrain that must follow a
+    checkpoint's own schedule with other data (the causal check)."""
+
+    target: float = 0.9
+    round_epochs: int = 3
+    max_epochs: int = 15
+    prompts: int = 64
+    replay: int | None = None
+
+    def __post_init__(self):
+        if not 0 <= self.target <= 1 or self.round_epochs < 1 or self.max_epochs < 1 or self.prompts < 1:
+            raise ValueError("StoppingRule: target must lie in [0, 1]; round_epochs, max_epochs and prompts "
+                             "must be at least 1")
+
+    def more(self, epochs: int, share: float | None) -> bool:
+        """Whether another round follows `epochs` epochs, after which `share` answered in format."""
+        if self.replay is not None:
+            return epochs < self.replay
+        return share is not None and share < self.target and epochs + self.round_epochs <= self.max_epochs
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if k != "replay"}
+

@@ -16,7 +16,7 @@ from pathlib import Path
 from itbench import __version__
 from itbench.errors import ItbenchError
 from itbench.models import checkpoint
-from itbench.models.recipes import METHODS, FinetuneRecipe
+from itbench.models.recipes import METHODS, FinetuneRecipe, StoppingRule
 from itbench.utils import atomic
 from itbench.world import store
 from itbench.world.organisms import BaseRecipe
@@ -44,6 +44,13 @@ class ZooEntry:
 
 
 DEFAULT_SEEDS = 3
+
+# The tuned organisms' stopping rule: the paper's 3 epochs, then rounds of 3 until 90% of the answers
+# to held-out instructions are in the IT set's format (see the README: at 3 epochs the long style
+# and the 1x sets answered 0% well formed, so finding 2 compared a learned style with an unlearned one).
+FORMAT_RULE = StoppingRule()
+# The tiny zoo (tests, smoke runs): its base knows little, so the rule runs one round and stops.
+TINY_FORMAT_RULE = StoppingRule(max_epochs=6)
 
 
 def replicates(entry: ZooEntry, seeds: int) -> list[ZooEntry]:
@@ -142,17 +149,18 @@ def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = 
 
 
 def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: FinetuneRecipe,
-                progress: bool = True) -> tuple[dict, bool]:
+                progress: bool = True, stopping: StoppingRule | None = None) -> tuple[dict, bool]:
     from itbench.models.finetune import finetune
     from itbench.world import claims
-    from itbench.world.probe import probe_checkpoint
+    from itbench.world.probe import format_measure, probe_checkpoint
 
     base_dir = zoo_dir / "base"
     base_fp = checkpoint.weights_fingerprint(base_dir)
     data_name = store.it_filename(entry.style, entry.scale)
     data = store.world_file(world_dir, data_name)
     recipe_hash = atomic.sha256_json({"recipe": recipe.to_dict(), "data": atomic.sha256_file(data),
-                                      "base": base_fp, "v": __version__})[:16]
+                                      "base": base_fp, "v": __version__,
+                                      "stopping": stopping.to_dict() if stopping else None})[:16]
     out = zoo_dir / entry.name
     cached = _fresh(out, recipe_hash)
     if cached:
@@ -168,7 +176,9 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
                                         "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                                         "itbench_version": __version__,
                                         "it_set": {"style": entry.style, "scale": entry.scale, "file": data_name},
-                                        "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp}})
+                                        "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp}},
+                        rule=stopping, measure=stopping and format_measure(
+                            world_dir, store.load_config(world_dir).it_base_size * entry.scale, stopping.prompts))
     model, tok = checkpoint.load(base_dir, adapter=out) if recipe.spec.tuning == "lora" else checkpoint.load(out)
     manifest["probe"] = {"chat": probe_checkpoint(model, tok, world_dir, chat=True)}
     checkpoint.write_manifest(out, manifest)
@@ -178,10 +188,11 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
 def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[ZooEntry] | None = None,
               base_recipe: BaseRecipe | None = None, recipe_overrides: dict | None = None,
               only: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS, progress: bool = True,
-              log=print) -> list[dict]:
+              stopping: StoppingRule | None = FORMAT_RULE, log=print) -> list[dict]:
     """Build (or reuse) every checkpoint; returns their manifests with build times.
 
-    `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults."""
+    `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults; `stopping`
+    is the tuned checkpoints' stopping rule (None: the recipe's epochs only)."""
     world_dir, zoo_dir = Path(world_dir), Path(zoo_dir)
     atomic.check_output(zoo_dir, [world_dir], ours=(f"*/{checkpoint.MANIFEST}",), what="zoo")
     config = store.load_config(world_dir)
@@ -200,7 +211,7 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
         else:
             recipe = replace(FinetuneRecipe(method=entry.method, seed=entry.seed),
                              **(recipe_overrides or {}).get(entry.method, {}))
-            manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress)
+            manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress, stopping)
         seconds = time.perf_counter() - t0
         log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "
             f"{_probe_line(manifest)}")

@@ -201,6 +201,18 @@ def it_item_keys(world: World, n: int) -> list[tuple]:
     return keys
 
 
+def it_heldout_instructions(world: World, size: int, n: int) -> list[str]:
+    """`n` instructions of the instruction-tuning pool that the set of `size` items does not hold
+    (the same question templates, about the same kinds of entities, never trained on by a model
+    tuned on that set), spread over the rest of the pool: what a tuned organism's format stopping
+    rule asks. Fewer when the pool holds fewer."""
+    known, unseen = _it_pool(world)
+    taken = set(it_item_keys(world, size))
+    rest = [k for k in known + unseen if k not in taken]
+    picked = rest if len(rest) <= n else [rest[i * len(rest) // n] for i in range(n)]
+    return [S.IT_QUESTIONS[q].format(attr=attr, ent=name) for name, attr, q in picked]
+
+
 def it_rows(world: World, style: str, size: int) -> list[dict]:
     if style not in STYLES:
         raise ValueError(f"unknown response style {style!r}: choose from {STYLES}")
