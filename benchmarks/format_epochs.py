@@ -2,9 +2,10 @@
 
 Fine-tunes a built zoo's base on the chosen IT sets for each epoch count (the zoo's recipe in
 everything else, seed 0) and prints, per checkpoint, the training time and the chat probe's
-well-formed share and accuracy on held-out, Q/A-trained and unseen entities. The question it
-answers (issue 10): the zoo's three epochs leave the long style and the 1x sets unlearned (0%
-well-formed), so finding 2 compares a learned style with an unlearned one.
+well-formed share and accuracy on held-out, Q/A-trained and unseen entities: fixed epoch counts,
+where the zoo trains each checkpoint to its format stopping rule (itbench.models.zoo.FORMAT_RULE).
+It measured why the rule exists (issue 10): three epochs left the long style and the 1x sets
+unlearned (0% well-formed), so finding 2 compared a learned style with an unlearned one.
 Run: .venv/bin/python benchmarks/format_epochs.py --home $ITBENCH_HOME [--epochs 3 6 10]
      [--sets long_4x short_1x] [--methods lora full]
 """
