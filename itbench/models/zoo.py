@@ -49,7 +49,7 @@ DEFAULT_SEEDS = 3
 # to held-out instructions are in the IT set's format (see the README: at 3 epochs the long style
 # and the 1x sets answered 0% well formed, so finding 2 compared a learned style with an unlearned one).
 FORMAT_RULE = StoppingRule()
-# The tiny zoo (tests, smoke runs): its base knows little, so the rule runs one round and stops.
+# The tiny zoo's (tests, smoke runs): one round at most, to keep the tests' zoo quick.
 TINY_FORMAT_RULE = StoppingRule(max_epochs=6)
 
 
@@ -170,6 +170,8 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
         scores = claims.judge_scores(store.read_rows(world_dir, data_name),
                                      store.read_rows(world_dir, "entities.jsonl"))
     world_fp = store.read_manifest(world_dir)["fingerprint"]
+    size = store.load_config(world_dir).it_base_size * entry.scale
+    measure = format_measure(world_dir, size, stopping.prompts) if stopping else None
     manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
                         owned=True,
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,
@@ -177,8 +179,7 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
                                         "itbench_version": __version__,
                                         "it_set": {"style": entry.style, "scale": entry.scale, "file": data_name},
                                         "world": {"path": str(Path(world_dir).resolve()), "fingerprint": world_fp}},
-                        rule=stopping, measure=stopping and format_measure(
-                            world_dir, store.load_config(world_dir).it_base_size * entry.scale, stopping.prompts))
+                        rule=stopping, measure=measure)
     model, tok = checkpoint.load(base_dir, adapter=out) if recipe.spec.tuning == "lora" else checkpoint.load(out)
     manifest["probe"] = {"chat": probe_checkpoint(model, tok, world_dir, chat=True)}
     checkpoint.write_manifest(out, manifest)
