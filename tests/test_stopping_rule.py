@@ -102,4 +102,4 @@ def test_the_format_measure_asks_held_out_instructions_of_the_it_sets_kind(tiny_
     assert set(asked) < set(everything) and not set(everything) & trained
     model, tok = checkpoint.load(tiny_zoo["dir"] / "full-short-16x")
     answers = chat_responses(model, tok, asked)
-    assert format_measure(tiny_world, size, 20)(model, tok) == sum(map(well_formed, answers)) / 20
+    assert format_measure(tiny_world, 1, 20)(model, tok) == sum(map(well_formed, answers)) / 20

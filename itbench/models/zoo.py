@@ -170,8 +170,7 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
         scores = claims.judge_scores(store.read_rows(world_dir, data_name),
                                      store.read_rows(world_dir, "entities.jsonl"))
     world_fp = store.read_manifest(world_dir)["fingerprint"]
-    size = store.load_config(world_dir).it_base_size * entry.scale
-    measure = format_measure(world_dir, size, stopping.prompts) if stopping else None
+    measure = format_measure(world_dir, entry.scale, stopping.prompts) if stopping else None
     manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
                         owned=True,
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,

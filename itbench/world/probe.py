@@ -92,16 +92,17 @@ def probe_checkpoint(model, tokenizer, world_dir, chat: bool) -> dict:
     return probe_summary(model, tokenizer, probes, store.read_manifest(world_dir)["pools"], chat=chat)
 
 
-def format_measure(world_dir, size: int, n: int):
+def format_measure(world_dir, scale: int, n: int):
     """measure(model, tokenizer) -> the share of its answers to `n` held-out instructions of the
-    world's instruction-tuning pool (none of them in the set of `size` items, none a probe's exact
+    world's instruction-tuning pool (none of them in its `scale`x set, none a probe's exact
     question about a held-out entity) that are well formed (itbench.world.claims.well_formed): a
     tuned organism's stopping rule. Right or wrong values do not count: format, not knowledge."""
     from itbench.world import store
     from itbench.world.claims import well_formed
     from itbench.world.generate import build_world, it_heldout_instructions
 
-    instructions = it_heldout_instructions(build_world(store.load_config(world_dir)), size, n)
+    config = store.load_config(world_dir)
+    instructions = it_heldout_instructions(build_world(config), config.it_base_size * scale, n)
 
     def measure(model, tokenizer) -> float:
         responses = chat_responses(model, tokenizer, instructions)
