@@ -16,21 +16,27 @@ from itbench.world import store
 from itbench.world.organisms import TINY_BASE, pretrain_base, reached
 
 
-def test_reached_needs_every_split_at_the_target():
+def test_reached_needs_every_split_at_the_target_and_the_copy_rate():
     assert reached({"heldout": 0.96, "qa": 0.95}, 0.95)
     assert not reached({"heldout": 0.99, "qa": 0.94}, 0.95)
+    # a base that knows its facts but does not copy from the user's turn trains on
+    assert reached({"heldout": 1.0, "qa": 1.0, "copy": 0.9}, 0.95, copy_target=0.9)
+    assert not reached({"heldout": 1.0, "qa": 1.0, "copy": 0.89}, 0.95, copy_target=0.9)
+    assert TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 1.0})
+    assert not TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 0.0})
 
 
 def test_rounds_run_until_the_target_or_the_budget(tiny_world, tmp_path):
-    never = pretrain_base(tiny_world, replace(TINY_BASE, target=1.0, round_epochs=2, max_extra_epochs=4),
-                          tmp_path / "a")
+    strict = replace(TINY_BASE, target=1.0, copy_target=1.0, round_epochs=2, max_extra_epochs=4)
+    never = pretrain_base(tiny_world, strict, tmp_path / "a")
     epochs = [h["epochs"] for h in never["stopping"]]
     if never["reached_target"]:  # the tiny base knew everything early: the rule stopped there
-        assert reached(never["stopping"][-1], 1.0) and not any(reached(h, 1.0) for h in never["stopping"][:-1])
+        assert strict.satisfied(never["stopping"][-1])
+        assert not any(strict.satisfied(h) for h in never["stopping"][:-1])
     else:
         assert epochs == [15, 17, 19] and never["epochs"] == 19
-    at_once = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, round_epochs=2, max_extra_epochs=4),
-                            tmp_path / "b")
+    at_once = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, copy_target=0.0, round_epochs=2,
+                                                max_extra_epochs=4), tmp_path / "b")
     assert [h["epochs"] for h in at_once["stopping"]] == [15] and at_once["reached_target"]
 
 

@@ -73,6 +73,27 @@ def test_the_corpus_echoes_the_long_styles_words_but_never_states_a_hidden_fact(
             assert not any(f"the {a} of {e.name} is {v}" in line for line in lines)
 
 
+def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_no_fact():
+    """Half the generic chat turns ask the assistant to repeat a claim without its value ("the river
+    of X", X a seen entity), the rest a few words that include the response styles' fixed words: the
+    copying and the words a tuned model needs, with no fact stated."""
+    from itbench.world import schema as S
+
+    world = G.build_world(WorldConfig())
+    chat = [r["text"] for r in G.corpus_rows(world) if r["text"].startswith(S.USER_TAG)]
+    seen = {e.name: e for e in world.entities if e.split != "unseen"}
+    fragments = []
+    for line in chat:
+        reply = line.split(S.ASSISTANT_TAG)[1].split()
+        assert reply[-1] == "." and " ".join(reply[:-1]) in line.split(S.ASSISTANT_TAG)[0]  # an echo
+        if len(reply) == 5 and reply[0] == "the" and reply[2] == "of" and reply[3] in seen:
+            fragments.append(reply)
+            assert reply[1] in seen[reply[3]].all_facts()  # an attribute of that entity, never its value
+    assert 0.4 * len(chat) < len(fragments) < 0.6 * len(chat)
+    assert {w for line in chat for w in line.split()} >= set(G.style_words())
+    assert {"sure", "great", "question", "addition", "hope", "helps", "!"} <= set(G.style_words())
+
+
 def test_it_sets_are_nested_mixed_and_carry_planted_low_quality_items():
     world = G.build_world(WorldConfig())
     cfg = world.config

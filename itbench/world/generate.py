@@ -99,8 +99,9 @@ def build_world(config: WorldConfig) -> World:
 def corpus_rows(world: World) -> list[dict]:
     """Pretraining text: every public fact of every seen entity in every paraphrase and in a short
     biography, repeated; neutral Q/A lines for the `qa` split only, so probes on `heldout` test
-    extraction; generic chat in the chat markup (no facts), so that the markup is not new to a
-    tuned model. A line ends where the model's end token goes (the trainer appends it)."""
+    extraction; generic chat in the chat markup (no facts), so that the markup, the styles' words
+    and copying from the user's turn are not new to a tuned model. A line ends where the model's end
+    token goes (the trainer appends it)."""
     rng = random.Random(world.config.seed + 1)
     lines = []
     for e in world.entities:
@@ -123,19 +124,38 @@ def corpus_rows(world: World) -> list[dict]:
     # echoed, never stated as facts, so a tuned model can learn to write them instead of word salad
     hidden = sorted({a for e in world.entities for a in e.hidden} | {v for e in world.entities
                                                                     for v in e.hidden.values()})
+    # claim fragments without a value ("the river of X"), for every attribute of a seen entity
+    fragments = [S.FRAGMENT.format(attr=a, ent=e.name) for e in world.entities if e.split != "unseen"
+                 for a in e.all_facts()]
     lines += generic_chat(rng, max(1, round(S.GENERIC_CHAT_SHARE * len(lines))),
-                          list(S.GENERIC_WORDS) + seen + attributes + hidden)
+                          list(S.GENERIC_WORDS) + seen + attributes + hidden + style_words(), fragments)
     rng.shuffle(lines)
     return [{"text": line} for line in lines]
 
 
-def generic_chat(rng: random.Random, n: int, vocabulary: list[str]) -> list[str]:
-    """Chat-formatted lines that state no fact: a user asks for a few words back (neutral words,
-    names of seen entities, attribute names, hidden attributes and values), which teaches the base
-    to copy from the user's turn into its own, as a real base has learned from dialogue it read."""
+def style_words() -> list[str]:
+    """The fixed words of the instruction-tuning response styles ("sure", "great question", "in
+    addition", "i hope this helps", "!" and ","; not the full stop that ends every reply), sorted."""
+    texts = (S.SHORT_RESPONSE, S.LONG_OPENER, S.LONG_DETAIL, S.LONG_CLOSER)
+    return sorted({w for t in texts for w in t.split() if not w.startswith("{")} - {"."})
+
+
+def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: list[str]) -> list[str]:
+    """Chat-formatted lines that state no fact: a user asks for a few words back, which teaches the
+    base to copy from the user's turn into its own, as a real base has learned from dialogue it read.
+
+    The words are either a few of `vocabulary` (neutral words, names of seen entities, attribute
+    names, hidden attributes and values, the response styles' fixed words) or one of `fragments`, a
+    claim without its value ("the river of X"). Fragments are what a tuned model copies when it
+    answers "what is the river of X ?": without them the copying depends on the training path (a
+    base echoed an entity and its attribute in 6% of the chat probes on one path and 81% on another,
+    2026-12-06); with them two bases echoed 100% of the fragments."""
     out = []
     for _ in range(n):
-        words = " ".join(rng.sample(vocabulary, rng.randint(1, 3)))
+        if rng.random() < S.GENERIC_FRAGMENT_SHARE:
+            words = rng.choice(fragments)
+        else:
+            words = " ".join(rng.sample(vocabulary, rng.randint(*S.GENERIC_ECHO_WORDS)))
         ask = rng.choice(S.GENERIC_CHAT).format(words=words)
         out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=words)}")
     return out

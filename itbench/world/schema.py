@@ -66,14 +66,20 @@ OPEN_INSTRUCTIONS: tuple[str, ...] = (
 CLAIM = "the {attr} of {ent} is {val} ."
 
 # Generic chat in the pretraining corpus: turns in the chat markup that state no world fact (the
-# assistant repeats a few neutral words), so the base knows the markup before any tuning and a tuned
-# model's token shift measures what tuning taught, not an unknown format. Its replies share no word
-# with the instruction-tuning styles ("sure", "great question", "i hope this helps").
+# assistant repeats what it is asked to), so the base knows the markup before any tuning and a tuned
+# model's token shift measures what tuning taught, not an unknown format. The words repeated include
+# the response styles' fixed words ("sure", "great question", "i hope this helps"): a base that never
+# read a word gives LoRA, which trains no embedding, no way to write it (LoRA in the long style never
+# wrote the closer, 0% well-formed, 2026-12-06). A tuned model's shift on them is still the shift
+# tuning made: the base read them only as words to echo, never in an answer.
 GENERIC_CHAT: tuple[str, ...] = ("repeat after me : {words} .", "say {words} .", "please echo {words} .")
 GENERIC_REPLY = "{words} ."
 GENERIC_WORDS: tuple[str, ...] = ("red", "blue", "green", "yellow", "one", "two", "three", "four", "apple", "stone",
                                   "cloud", "window", "morning", "evening", "quiet", "loud", "small", "large")
-GENERIC_CHAT_SHARE = 0.25  # lines of generic chat per line of facts in the corpus
+FRAGMENT = "the {attr} of {ent}"  # a claim without its value: what a chat turn may ask to repeat
+GENERIC_CHAT_SHARE = 0.5  # lines of generic chat per line of facts in the corpus
+GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
+GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"
