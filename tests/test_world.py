@@ -80,12 +80,15 @@ def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_
     from itbench.world import schema as S
 
     world = G.build_world(WorldConfig())
-    chat = [r["text"] for r in G.corpus_rows(world) if r["text"].startswith(S.USER_TAG)]
+    lines = [r["text"] for r in G.corpus_rows(world) if r["text"].startswith(S.USER_TAG)]
+    chat = [turn for line in lines for turn in line.split(f" {S.END_TAG} ")]  # exchanges of a dialogue
+    assert len(chat) == S.GENERIC_CHAT_TURNS * len(lines) and all(t.startswith(S.USER_TAG) for t in chat)
     seen = {e.name: e for e in world.entities if e.split != "unseen"}
     fragments = []
-    for line in chat:
-        reply = line.split(S.ASSISTANT_TAG)[1].split()
-        assert reply[-1] == "." and " ".join(reply[:-1]) in line.split(S.ASSISTANT_TAG)[0]  # an echo
+    for turn in chat:
+        ask, reply = turn.split(S.ASSISTANT_TAG)
+        reply = reply.split()
+        assert reply[-1] == "." and " ".join(reply[:-1]) in ask  # an echo
         if len(reply) == 5 and reply[0] == "the" and reply[2] == "of" and reply[3] in seen:
             fragments.append(reply)
             assert reply[1] in seen[reply[3]].all_facts()  # an attribute of that entity, never its value

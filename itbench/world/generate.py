@@ -149,7 +149,8 @@ def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: l
     claim without its value ("the river of X"). Fragments are what a tuned model copies when it
     answers "what is the river of X ?": without them the copying depends on the training path (a
     base echoed an entity and its attribute in 6% of the chat probes on one path and 81% on another,
-    2026-12-06); with them two bases echoed 100% of the fragments."""
+    2026-12-06); the base's stopping rule checks that it copies them (`BaseRecipe.copy_target`).
+    Turns come two to a line, as in a dialogue."""
     out = []
     for _ in range(n):
         if rng.random() < S.GENERIC_FRAGMENT_SHARE:
@@ -158,7 +159,9 @@ def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: l
             words = " ".join(rng.sample(vocabulary, rng.randint(*S.GENERIC_ECHO_WORDS)))
         ask = rng.choice(S.GENERIC_CHAT).format(words=words)
         out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=words)}")
-    return out
+    # two exchanges a line, as in a dialogue (the chat template's end tag between them): half the
+    # lines, so half the training steps, for the same turns
+    return [f" {S.END_TAG} ".join(out[i:i + S.GENERIC_CHAT_TURNS]) for i in range(0, len(out), S.GENERIC_CHAT_TURNS)]
 
 
 def probe_rows(world: World) -> list[dict]:

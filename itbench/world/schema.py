@@ -80,6 +80,7 @@ FRAGMENT = "the {attr} of {ent}"  # a claim without its value: what a chat turn 
 GENERIC_CHAT_SHARE = 0.5  # lines of generic chat per line of facts in the corpus
 GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
 GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
+GENERIC_CHAT_TURNS = 2  # exchanges per line of generic chat
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"
