@@ -201,10 +201,11 @@ def _it_pool(world: World) -> tuple[list[tuple], list[tuple]]:
     return known, unseen
 
 
-def it_item_keys(world: World, n: int) -> list[tuple]:
+def it_item_keys(world: World, n: int, pool: tuple[list[tuple], list[tuple]] | None = None) -> list[tuple]:
     """The first n items of the instruction-tuning order: sizes are nested prefixes, and a
-    `it_unseen_share` of every prefix is about entities the base never saw."""
-    known, unseen = _it_pool(world)
+    `it_unseen_share` of every prefix is about entities the base never saw. `pool`: the world's
+    `_it_pool`, when the caller has it already."""
+    known, unseen = pool or _it_pool(world)
     share = world.config.it_unseen_share
     keys, ki, ui = [], 0, 0
     for i in range(n):
@@ -229,8 +230,8 @@ def it_heldout_instructions(world: World, size: int, n: int) -> list[str]:
     (the same question templates, about the same kinds of entities, never trained on by a model
     tuned on that set), spread over the rest of the pool: what a tuned organism's format stopping
     rule asks. Fewer when the pool holds fewer."""
-    known, unseen = _it_pool(world)
-    taken = set(it_item_keys(world, size))
+    known, unseen = pool = _it_pool(world)
+    taken = set(it_item_keys(world, size, pool))
     rest = [k for k in known + unseen if k not in taken]
     picked = rest if len(rest) <= n else [rest[i * len(rest) // n] for i in range(n)]
     return [S.IT_QUESTIONS[q].format(attr=attr, ent=name) for name, attr, q in picked]
