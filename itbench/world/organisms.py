@@ -32,8 +32,9 @@ class BaseRecipe:
     # cosine decay at the full rate) until the base knows `target` of the held-out and of the Q/A
     # facts (completion form) and copies `copy_target` of the claim fragments it is asked to repeat
     # in chat (`known`), or the extra budget is spent. A fixed epoch count lands on the edge: the
-    # same code and seed gave 100% after 36 epochs on one CPU and 35% / 55% (held-out / Q/A) on another (2026-11-23,
-    # identical with 1 and 2 threads on each), since training amplifies floating-point differences.
+    # same code and seed gave 100% after 36 epochs on one CPU and 35% / 55% (held-out / Q/A) on
+    # another (2026-11-23, identical with 1 and 2 threads on each), since training amplifies
+    # floating-point differences.
     # Rounds at a tenth of the rate crawled there (51% / 72% after 60 extra epochs); at the full
     # rate that base reached 98% / 100% after 36 extra epochs (348 s). A base that reaches the target
     # in the main schedule never enters a round, so its weights do not depend on this setting.

@@ -77,7 +77,7 @@ GENERIC_REPLY = "{words} ."
 GENERIC_WORDS: tuple[str, ...] = ("red", "blue", "green", "yellow", "one", "two", "three", "four", "apple", "stone",
                                   "cloud", "window", "morning", "evening", "quiet", "loud", "small", "large")
 FRAGMENT = "the {attr} of {ent}"  # a claim without its value: what a chat turn may ask to repeat
-GENERIC_CHAT_SHARE = 0.5  # lines of generic chat per line of facts in the corpus
+GENERIC_CHAT_SHARE = 0.5  # generic chat exchanges per line of facts in the corpus (GENERIC_CHAT_TURNS to a line)
 GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
 GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
 GENERIC_CHAT_TURNS = 2  # exchanges per line of generic chat
