@@ -63,13 +63,14 @@ def stopping_rule(tiny: bool = False):
 def zoo_table(results: list[dict]) -> str:
     """The zoo's quick probes as a Markdown table."""
     lines = ["| checkpoint | method | epochs | knows (held-out) | knows (Q/A-trained) | unseen entities "
-             "| well-formed answers |", "|---|---|---|---|---|---|---|"]
+             "| well-formed answers | about the asked fact |", "|---|---|---|---|---|---|---|---|"]
     for r in results:
         probe = r.get("probe", {})
         acc = probe.get("completion") or probe.get("chat") or {}
         cells = [f"{acc[s]['accuracy']:.0%}" if s in acc else "-" for s in ("heldout", "qa", "unseen")]
-        shares = [v["well_formed"] * v["n"] for v in acc.values() if "well_formed" in v]
-        cells.append(f"{sum(shares) / sum(v['n'] for v in acc.values()):.0%}" if shares else "-")
+        for key in ("well_formed", "on_topic"):
+            shares = [v[key] * v["n"] for v in acc.values() if key in v]
+            cells.append(f"{sum(shares) / sum(v['n'] for v in acc.values()):.0%}" if shares else "-")
         epochs = (r.get("training") or {}).get("epochs", "-")
         lines.append(f"| {r['name']} | {r['method']} | {epochs} | " + " | ".join(cells) + " |")
     base = next((r for r in results if r["method"] == "base"), None)
@@ -77,8 +78,9 @@ def zoo_table(results: list[dict]) -> str:
         lines.append(f"\nbase: completion-form probes; chance on unseen entities "
                      f"(most frequent value) = {base['probe']['chance_unseen']:.0%}. "
                      "Tuned checkpoints: question form through the chat template; well-formed answers are "
-                     "whole sentences of the IT set's templates (itbench.world.claims.well_formed); epochs "
-                     "as the stopping rules decided.")
+                     "whole sentences of the IT set's templates (itbench.world.claims.well_formed); about the "
+                     "asked fact: the first claim names the asked entity and attribute; epochs as the stopping "
+                     "rules decided.")
     return "\n".join(lines)
 
 

@@ -81,7 +81,18 @@ def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: b
                           "n": len(idx)}
         if responses is not None:  # the share of answers in whole sentences of the IT set's shape
             summary[split]["well_formed"] = sum(well_formed(responses[i]) for i in idx) / max(1, len(idx))
+            # and the share whose first claim is about the asked entity and attribute, right or wrong
+            summary[split]["on_topic"] = sum(on_topic(responses[i], probes[i]) for i in idx) / max(1, len(idx))
     return summary
+
+
+def on_topic(response: str, probe: dict) -> bool:
+    """Whether the response's first claim is about the probe's entity and attribute (whatever the
+    value): an answer to the question asked, not to one about another entity."""
+    from itbench.world.claims import extract_claims
+
+    claims = extract_claims(response)
+    return bool(claims) and (claims[0].entity, claims[0].attribute) == (probe["entity"], probe["attribute"])
 
 
 def probe_checkpoint(model, tokenizer, world_dir, chat: bool) -> dict:
