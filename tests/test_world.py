@@ -108,6 +108,24 @@ def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_
     assert {"sure", "great", "question", "addition", "hope", "helps", "!"} <= set(G.style_words())
 
 
+def test_generic_chat_is_written_in_the_organisms_chat_template():
+    """The corpus's dialogues are written before a tokenizer exists; they must read exactly as the
+    tokenizer's chat template renders the same turns (with the end token the trainer appends)."""
+    from itbench.world import schema as S
+    from itbench.world.tokenizer import build_tokenizer
+
+    world = G.build_world(WorldConfig())
+    lines = [r["text"] for r in G.corpus_rows(world) if r["text"].startswith(S.USER_TAG)][:20]
+    tok = build_tokenizer(lines)
+    for line in lines:
+        messages = []
+        for turn in line.split(f" {S.END_TAG} "):
+            ask, reply = turn.removeprefix(f"{S.USER_TAG} ").split(f" {S.ASSISTANT_TAG} ")
+            messages += [{"role": "user", "content": ask}, {"role": "assistant", "content": reply}]
+        rendered = tok.apply_chat_template(messages, tokenize=False)
+        assert rendered.split() == f"{line} {S.END_TAG}".split()
+
+
 def test_it_sets_are_nested_mixed_and_carry_planted_low_quality_items():
     world = G.build_world(WorldConfig())
     cfg = world.config
