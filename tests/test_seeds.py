@@ -107,6 +107,20 @@ def test_findings_verdicts_need_the_seeds_to_agree(tmp_path):
     assert kl["estimate"] == pytest.approx(0.5) and kl["verdict"] == "yes"
 
 
+def test_findings_intervals_stay_inside_the_range_of_what_they_estimate(tmp_path):
+    """A difference of two retentions lies in [-1, 1]: seeds that disagree widely give an interval
+    that reaches the bound, never past it."""
+    out = findings.compute(_zoo(tmp_path, [1.0, 0.05, 1.0], [0.0, 0.95, 0.0]))
+    f = next(x for x in out if x["metric"] == f"{K}.retention" and x["number"] == 1)
+    assert f["estimate"] == pytest.approx((2.05 - 0.95) / 3, abs=1e-3)
+    unclipped = stats.seed_interval([1.0, 0.05, 1.0], [0.01] * 3, minus=[0.0, 0.95, 0.0], minus_ses=[0.01] * 3)
+    assert unclipped.high > 1.0  # what the seeds' spread alone gives
+    assert -1.0 <= f["low"] < 0 and f["high"] == 1.0 and f["verdict"] == "not significant"
+    for x in out:  # unbounded metrics (KL) stay unclipped; every bounded one inside its range
+        if x["metric"].endswith(("retention", "style_share - 0.5")) and x["low"] is not None:
+            assert -1.0 <= x["low"] <= x["high"] <= 1.0
+
+
 def test_a_single_seed_never_says_yes(tmp_path):
     runs = [read_run(write_run(tmp_path / m, tuned=f"{m}-short-4x", tuned_id=m.ljust(16, "0"), method=m,
                                metrics=_metrics(r, 0.5))) for m, r in (("lora", 0.97), ("full", 0.5))]
