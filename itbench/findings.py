@@ -106,25 +106,6 @@ def _per_seed(recipe: Recipe, family: str, metric: str, minus: str | float | Non
     return est, ses, task
 
 
-def _range(task: str, metric: str, minus: str | float | None = None, difference: bool = False) -> tuple[float, float]:
-    """The range of what a finding estimates, from the metric table: the metric's own, shifted by a
-    constant `minus`, or that of a difference (metric minus another metric of the same run, or
-    `difference`: the same metric of two checkpoints, or tuned minus base). Unbounded when the
-    metric is not declared."""
-    m = table.lookup(task, metric)
-    if m is None:
-        return -math.inf, math.inf
-    if isinstance(minus, str):
-        other = table.lookup(task, minus)
-        if other is None:
-            return -math.inf, math.inf
-        return m.low - other.high, m.high - other.low
-    if difference:
-        return m.low - m.high, m.high - m.low
-    shift = minus or 0.0
-    return m.low - shift, m.high - shift
-
-
 def _zero(x: float) -> float:
     return 0.0 if math.isnan(x) else x
 
@@ -151,7 +132,7 @@ def _within(number, question, recipe, family, metric, minus=None, paired_change=
     if got is None:
         return None
     est, ses, task = got
-    low, high = _range(task, metric, minus, difference=paired_change)
+    low, high = table.estimate_range(task, metric, minus, difference=paired_change)
     seed_est = stats.seed_interval(est, ses, low=low, high=high)
     item = stats.normal_interval(est[0], ses[0], low=low, high=high) if len(est) == 1 else None
     label = f"{task}.{metric}" + (f" - {minus}" if isinstance(minus, str) else "")
@@ -163,13 +144,11 @@ def _between(number, question, a: Recipe, b: Recipe, family, metric) -> dict | N
     ga, gb = _per_seed(a, family, metric), _per_seed(b, family, metric)
     if ga is None or gb is None:
         return None
-    low, high = _range(ga[2], metric, difference=True)
+    low, high = table.estimate_range(ga[2], metric, difference=True)
     seed_est = stats.seed_interval(ga[0], ga[1], minus=gb[0], minus_ses=gb[1], low=low, high=high)
-    item = None
-    if seed_est.seeds < 2:
-        d, se = stats.unpaired_difference((float(sum(ga[0]) / len(ga[0])), _zero(ga[1][0])),
-                                          (float(sum(gb[0]) / len(gb[0])), _zero(gb[1][0])))
-        item = stats.normal_interval(d, se, low=low, high=high)
+    item = None if seed_est.seeds >= 2 else stats.normal_interval(*stats.unpaired_difference(
+        (float(sum(ga[0]) / len(ga[0])), _zero(ga[1][0])), (float(sum(gb[0]) / len(gb[0])), _zero(gb[1][0]))),
+        low=low, high=high)
     return _record(number, question, [a, b], f"{ga[2]}.{metric}", seed_est, item)
 
 

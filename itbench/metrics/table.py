@@ -142,6 +142,20 @@ def lookup(task: str, metric: str) -> Metric | None:
     return METRICS.get((fam, metric)) or METRICS.get((fam, f"{metric}_tuned"))
 
 
+def estimate_range(task: str, metric: str, minus: str | float | None = None,
+                   difference: bool = False) -> tuple[float, float]:
+    """The range of an estimate built from a task's metric: the metric's own, shifted by a constant
+    `minus`, or that of a difference (minus another metric of the same run; or `difference`: the
+    same metric of two checkpoints, or tuned minus base). Unbounded when a metric is undeclared."""
+    m = lookup(task, metric)
+    other = lookup(task, minus) if isinstance(minus, str) else m
+    if m is None or other is None:
+        return -INF, INF
+    if isinstance(minus, str) or difference:
+        return m.low - other.high, m.high - other.low
+    return m.low - (minus or 0.0), m.high - (minus or 0.0)
+
+
 def higher_is_better(task: str, metric: str) -> bool | None:
     m = lookup(task, metric)
     return None if m is None else m.higher_is_better
