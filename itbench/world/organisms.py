@@ -44,12 +44,11 @@ class BaseRecipe:
     # 84: world format 4's base of seed 1 needed 56 extra epochs on the 2026-12-07 machine
     max_extra_epochs: int = 84
     # Rounds run at least this long, even after the rule is met: on world format 5 the base of seed
-    # 0 met it at 36 epochs (100% of its facts, 94% / 91% copied), but models tuned from it (fixed
-    # epochs) answered 22-53% of the held-out facts in chat; 56-87% after 8 epochs more, 71-88%
-    # after 12, 78-94% after 20 (2026-12-07). 8 keeps the cold demo within 15 minutes (20: 16.0
-    # min). One cosine schedule of 56 epochs instead left that base at 71% / 92% of its facts and
-    # 33% copying, and 140 epochs did not reach the rule: the rounds' warm restarts are part of it.
-    min_extra_epochs: int = 8
+    # 0 met it at 36 epochs (100% of its facts, 94% / 91% copied), but models tuned from it answered
+    # 22-53% of the held-out facts in chat; after 5 rounds more, 78-94% (2026-12-07). One cosine
+    # schedule of 56 epochs instead left that base at 71% / 92% of its facts and 33% copying, and
+    # 140 epochs did not reach the rule: the rounds' warm restarts are part of what works.
+    min_extra_epochs: int = 20
     round_lr_scale: float = 1.0
 
     def __post_init__(self):
