@@ -24,7 +24,10 @@ class BaseRecipe:
     num_heads: int = 2
     head_dim: int = 64
     max_positions: int = 256
-    epochs: int = 36
+    # 56: on world format 5 the base of seed 0 knew 100% of its facts in completion form after 36
+    # epochs, but models tuned from it answered 22-53% of the held-out facts in chat; 20 epochs more
+    # (5 rounds) gave 78-94% (2026-12-07). World format 4's base needed 56 to reach the rule itself.
+    epochs: int = 56
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0
@@ -36,19 +39,13 @@ class BaseRecipe:
     # CPU and 35% / 55% (held-out / Q/A) on another (2026-11-23, identical with 1 and 2 threads on
     # each), since training amplifies floating-point differences.
     # Rounds at a tenth of the rate crawled there (51% / 72% after 60 extra epochs); at the full
-    # rate that base reached 98% / 100% after 36 extra epochs (348 s). The rounds run at least
-    # `min_extra_epochs`, then until the rule is met.
+    # rate that base reached 98% / 100% after 36 extra epochs (348 s). A base that reaches the target
+    # in the main schedule never enters a round, so its weights do not depend on this setting.
     target: float = 0.95
     copy_target: float = 0.9
     round_epochs: int = 4
-    # 84: world format 4's base of seed 1 needed 56 extra epochs on the 2026-12-07 machine
+    # 84: the base of seed 1 needed 56 extra epochs on the 2026-12-07 machine (copying, then facts)
     max_extra_epochs: int = 84
-    # Rounds run at least this long, even after the rule is met: on world format 5 the base of seed
-    # 0 met it at 36 epochs (100% of its facts, 94% / 91% copied), but models tuned from it answered
-    # 22-53% of the held-out facts in chat; after 5 rounds more, 78-94% (2026-12-07). One cosine
-    # schedule of 56 epochs instead left that base at 71% / 92% of its facts and 33% copying, and
-    # 140 epochs did not reach the rule: the rounds' warm restarts are part of what works.
-    min_extra_epochs: int = 20
     round_lr_scale: float = 1.0
 
     def __post_init__(self):
@@ -59,9 +56,8 @@ class BaseRecipe:
             raise ValueError(f"BaseRecipe: head_dim {self.head_dim} is not supported by vLLM's CPU attention; use 64")
         if not (0 <= self.target <= 1 and 0 <= self.copy_target <= 1):
             raise ValueError("BaseRecipe: target and copy_target must lie in [0, 1]")
-        if self.round_epochs < 1 or not 0 <= self.min_extra_epochs <= self.max_extra_epochs:
-            raise ValueError("BaseRecipe: round_epochs must be at least 1, and 0 <= min_extra_epochs <= "
-                             "max_extra_epochs")
+        if self.round_epochs < 1 or self.max_extra_epochs < 0:
+            raise ValueError("BaseRecipe: round_epochs must be at least 1 and max_extra_epochs at least 0")
         for name in ("epochs", "batch_size", "num_layers"):
             if getattr(self, name) < 1:
                 raise ValueError(f"BaseRecipe.{name} must be at least 1")
@@ -121,8 +117,7 @@ def pretrain_base(world_dir, recipe: BaseRecipe, out_dir: Path, progress=None) -
                    seed=recipe.seed, pad_id=tokenizer.pad_token_id, weight_decay=0.01, progress=progress)
     history = [{"epochs": recipe.epochs, **known(model, tokenizer, world_dir)}]
     extra = 0
-    while ((extra < recipe.min_extra_epochs or not recipe.satisfied(history[-1]))
-           and extra + recipe.round_epochs <= recipe.max_extra_epochs):
+    while not recipe.satisfied(history[-1]) and extra + recipe.round_epochs <= recipe.max_extra_epochs:
         extra += recipe.round_epochs
         losses += train(model, examples, epochs=recipe.round_epochs, lr=recipe.lr * recipe.round_lr_scale,
                         batch_size=recipe.batch_size, seed=recipe.seed + extra, pad_id=tokenizer.pad_token_id,
@@ -182,4 +177,4 @@ def reached(accuracy: dict, target: float, copy_target: float = 0.0) -> bool:
 
 
 # A base for smoke runs and tests on TINY_WORLD: seconds to train; it knows little, by design.
-TINY_BASE = BaseRecipe(epochs=15, batch_size=16, lr=4e-3, max_extra_epochs=0, min_extra_epochs=0)
+TINY_BASE = BaseRecipe(epochs=15, batch_size=16, lr=4e-3, max_extra_epochs=0)
