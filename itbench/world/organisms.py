@@ -24,10 +24,7 @@ class BaseRecipe:
     num_heads: int = 2
     head_dim: int = 64
     max_positions: int = 256
-    # 56: on world format 5 the base of seed 0 knew 100% of its facts in completion form after 36
-    # epochs, but models tuned from it answered 22-53% of the held-out facts in chat; 20 epochs more
-    # (5 rounds) gave 78-94% (2026-12-07). World format 4's base needed 56 to reach the rule itself.
-    epochs: int = 56
+    epochs: int = 36
     lr: float = 3e-3
     batch_size: int = 16
     seed: int = 0

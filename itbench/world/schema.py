@@ -79,15 +79,14 @@ GENERIC_WORDS: tuple[str, ...] = ("red", "blue", "green", "yellow", "one", "two"
 FRAGMENT = "the {attr} of {ent}"  # a claim without its value: what a chat turn may ask to repeat
 GENERIC_CHAT_SHARE = 0.5  # generic chat exchanges per line of facts in the corpus (GENERIC_CHAT_TURNS to a line)
 GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
-GENERIC_FRAGMENT_SHARE = 0.75  # share of generic chat turns that ask for a claim fragment instead
+GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
 GENERIC_CHAT_TURNS = 2  # exchanges per line of generic chat
-# Share of the fragment turns whose reply opens with a few neutral words of its own (GENERIC_LEAD_WORDS
-# of GENERIC_WORDS) before the fragment: copying after a reply's opening words, not only at its start.
-# Without it a model tuned to open with "great question !" then named an entity of its IT set instead
-# of the one asked about (full-long-4x, world format 4: 3% of its first claims about the asked entity
-# and attribute; 83% on a format 5 base, 2026-12-07). Leads drawn from every name instead (a first
-# try) left the base copying 45% after a lead at 120 epochs, and 70% without one.
-GENERIC_LEAD_SHARE = 1 / 3
+# Share of the fragment turns whose reply opens with a few words of its own (GENERIC_LEAD_WORDS of
+# them, never the styles' words) before the fragment: copying after a reply's opening words, not only
+# at its start. Without it a model tuned to open with "great question !" then named an entity of its
+# IT set instead of the one asked about (full-long-4x: 3% of its first claims about the asked entity
+# and attribute; 88% after a base read such turns, 2026-12-07).
+GENERIC_LEAD_SHARE = 0.5
 GENERIC_LEAD_WORDS = (1, 3)
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
