@@ -22,9 +22,6 @@ def test_reached_needs_every_split_at_the_target_and_the_copy_rate():
     # a base that knows its facts but does not copy from the user's turn trains on
     assert reached({"heldout": 1.0, "qa": 1.0, "copy": 0.9}, 0.95, copy_target=0.9)
     assert not reached({"heldout": 1.0, "qa": 1.0, "copy": 0.89}, 0.95, copy_target=0.9)
-    # ... and one that copies only at the start of its reply, not after opening words of its own
-    assert reached({"heldout": 1.0, "qa": 1.0, "copy": 1.0, "copy_after_lead": 0.9}, 0.95, copy_target=0.9)
-    assert not reached({"heldout": 1.0, "qa": 1.0, "copy": 1.0, "copy_after_lead": 0.5}, 0.95, copy_target=0.9)
     assert TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 1.0})
     assert not TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 0.0})
 

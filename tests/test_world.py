@@ -75,9 +75,8 @@ def test_the_corpus_echoes_the_long_styles_words_but_never_states_a_hidden_fact(
 
 def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_no_fact():
     """Half the generic chat turns ask the assistant to repeat a claim without its value ("the river
-    of X", X a seen entity), half of those replies opening with a few words of their own (never the
-    styles' words), the rest a few words that include the response styles' fixed words: the copying
-    and the words a tuned model needs, with no fact stated."""
+    of X", X a seen entity), the rest a few words that include the response styles' fixed words: the
+    copying and the words a tuned model needs, with no fact stated."""
     from itbench.world import schema as S
 
     world = G.build_world(WorldConfig())
@@ -85,25 +84,15 @@ def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_
     chat = [turn for line in lines for turn in line.split(f" {S.END_TAG} ")]  # exchanges of a dialogue
     assert len(chat) == S.GENERIC_CHAT_TURNS * len(lines) and all(t.startswith(S.USER_TAG) for t in chat)
     seen = {e.name: e for e in world.entities if e.split != "unseen"}
-    fragments, led = [], []
-    styles = set(G.style_words())
+    fragments = []
     for turn in chat:
         ask, reply = turn.split(S.ASSISTANT_TAG)
         reply = reply.split()
-        assert reply[-1] == "."
-        if " ".join(reply[:-1]) in ask:  # an echo
-            if len(reply) == 5 and reply[0] == "the" and reply[2] == "of" and reply[3] in seen:
-                fragments.append(reply)
-            continue
-        lead, fragment = reply[:-5], reply[-5:-1]  # a fragment echoed after opening words of the reply's own
-        assert fragment[0] == "the" and fragment[2] == "of" and fragment[3] in seen and " ".join(fragment) in ask
-        assert S.GENERIC_LEAD_WORDS[0] <= len(lead) <= S.GENERIC_LEAD_WORDS[1] and not set(lead) & styles
-        fragments.append(fragment)
-        led.append(lead)
-    for fragment in fragments:  # an attribute of that entity, never its value
-        assert fragment[1] in seen[fragment[3]].all_facts()
+        assert reply[-1] == "." and " ".join(reply[:-1]) in ask  # an echo
+        if len(reply) == 5 and reply[0] == "the" and reply[2] == "of" and reply[3] in seen:
+            fragments.append(reply)
+            assert reply[1] in seen[reply[3]].all_facts()  # an attribute of that entity, never its value
     assert 0.4 * len(chat) < len(fragments) < 0.6 * len(chat)
-    assert 0.4 * len(fragments) < len(led) < 0.6 * len(fragments)
     assert {w for line in chat for w in line.split()} >= set(G.style_words())
     assert {"sure", "great", "question", "addition", "hope", "helps", "!"} <= set(G.style_words())
 

@@ -127,9 +127,8 @@ def corpus_rows(world: World) -> list[dict]:
     # claim fragments without a value ("the river of X"), for every attribute of a seen entity
     fragments = [S.FRAGMENT.format(attr=a, ent=e.name) for e in world.entities if e.split != "unseen"
                  for a in e.all_facts()]
-    plain = list(S.GENERIC_WORDS) + seen + attributes
     lines += generic_chat(rng, max(1, round(S.GENERIC_CHAT_SHARE * len(lines))),
-                          plain + hidden + style_words(), fragments, leads=plain)
+                          list(S.GENERIC_WORDS) + seen + attributes + hidden + style_words(), fragments)
     rng.shuffle(lines)
     return [{"text": line} for line in lines]
 
@@ -141,8 +140,7 @@ def style_words() -> list[str]:
     return sorted({w for t in texts for w in t.split() if not w.startswith("{")} - {"."})
 
 
-def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: list[str],
-                 leads: list[str]) -> list[str]:
+def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: list[str]) -> list[str]:
     """Chat-formatted lines that state no fact: a user asks for a few words back, which teaches the
     base to copy from the user's turn into its own, as a real base has learned from dialogue it read.
 
@@ -151,21 +149,16 @@ def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: l
     claim without its value ("the river of X"). Fragments are what a tuned model copies when it
     answers "what is the river of X ?": without them the copying depends on the training path (a
     base echoed an entity and its attribute in 6% of the chat probes on one path and 81% on another,
-    2026-12-06). A `GENERIC_LEAD_SHARE` of the fragment replies open with a few words of `leads`
-    first ("repeat after me : the river of X ." -> "stone two the river of X ."), so the copying
-    also works after a reply's opening words, as after a style's "great question !". The base's
-    stopping rule checks both (`BaseRecipe.copy_target`). Turns come two to a line, as in a dialogue."""
+    2026-12-06); the base's stopping rule checks that it copies them (`BaseRecipe.copy_target`).
+    Turns come two to a line, as in a dialogue."""
     out = []
     for _ in range(n):
-        reply = None
         if rng.random() < S.GENERIC_FRAGMENT_SHARE:
             words = rng.choice(fragments)
-            if rng.random() < S.GENERIC_LEAD_SHARE:
-                reply = f"{' '.join(rng.sample(leads, rng.randint(*S.GENERIC_LEAD_WORDS)))} {words}"
         else:
             words = " ".join(rng.sample(vocabulary, rng.randint(*S.GENERIC_ECHO_WORDS)))
         ask = rng.choice(S.GENERIC_CHAT).format(words=words)
-        out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=reply or words)}")
+        out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=words)}")
     # two exchanges a line, as in a dialogue (the chat template's end tag between them): half the
     # lines, so half the training steps, for the same turns
     return [f" {S.END_TAG} ".join(out[i:i + S.GENERIC_CHAT_TURNS]) for i in range(0, len(out), S.GENERIC_CHAT_TURNS)]

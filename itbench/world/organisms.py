@@ -31,10 +31,10 @@ class BaseRecipe:
     # The stopping rule: after the main schedule, train on in short rounds (each a warm-up and a
     # cosine decay at the full rate) until the base knows `target` of the held-out and of the Q/A
     # facts (completion form) and copies `copy_target` of the claim fragments it is asked to repeat
-    # in chat, at the reply's start and after opening words (`known`), or the extra budget is spent.
-    # A fixed epoch count lands on the edge: the same code and seed gave 100% after 36 epochs on one
-    # CPU and 35% / 55% (held-out / Q/A) on another (2026-11-23, identical with 1 and 2 threads on
-    # each), since training amplifies floating-point differences.
+    # in chat (`known`), or the extra budget is spent. A fixed epoch count lands on the edge: the
+    # same code and seed gave 100% after 36 epochs on one CPU and 35% / 55% (held-out / Q/A) on
+    # another (2026-11-23, identical with 1 and 2 threads on each), since training amplifies
+    # floating-point differences.
     # Rounds at a tenth of the rate crawled there (51% / 72% after 60 extra epochs); at the full
     # rate that base reached 98% / 100% after 36 extra epochs (348 s). A base that reaches the target
     # in the main schedule never enters a round, so its weights do not depend on this setting.
@@ -131,12 +131,9 @@ def pretrain_base(world_dir, recipe: BaseRecipe, out_dir: Path, progress=None) -
 
 def known(model, tokenizer, world_dir) -> dict:
     """The base's completion-form accuracy on the facts it read (held-out and Q/A splits), and its
-    copy rates in the chat markup: asked to repeat "the {attribute} of {entity}" for a held-out
-    entity, does it, at the reply's start (`copy`) and after opening words of its own
-    (`copy_after_lead`)? (A tuned model can only answer about the entity and attribute it is asked
-    about if the base can copy them, also after a style's opening words.)"""
-    from itbench.models.generation import greedy
-    from itbench.models.train import render_prompt
+    copy rate in the chat markup: asked to repeat "the {attribute} of {entity}" for a held-out
+    entity, does it? (A tuned model can only answer about the entity and attribute it is asked
+    about if the base can copy them.)"""
     from itbench.world.probe import chat_responses, probe_summary
 
     probes = [p for p in store.read_rows(world_dir, "probes.jsonl") if p["split"] in ("heldout", "qa")]
@@ -145,22 +142,10 @@ def known(model, tokenizer, world_dir) -> dict:
     asks = [(p["entity"], p["attribute"]) for p in probes if p["split"] == "heldout"]
     fragments = [S.FRAGMENT.format(attr=a, ent=e) for e, a in asks]
     asked = [S.GENERIC_CHAT[0].format(words=f) for f in fragments]
-    width = len(S.FRAGMENT.split()) + 1
-    replies = chat_responses(model, tokenizer, asked, max_new_tokens=width, batch_size=256)
+    replies = chat_responses(model, tokenizer, asked, max_new_tokens=len(S.FRAGMENT.split()) + 1, batch_size=256)
     copied = sum(r.split()[:len(f.split())] == f.split() for r, f in zip(replies, fragments, strict=True))
     out["copy"] = round(copied / max(1, len(asks)), 4)
-    # the same after opening words the reply was given (COPY_LEAD), which the user did not write
-    prompts = [f"{render_prompt(tokenizer, a)} {COPY_LEAD}" for a in asked]
-    rows = greedy(model, tokenizer, prompts, width, 256)
-    led = [tokenizer.decode(r, skip_special_tokens=True).split() for r in rows]
-    copied = sum(r[:len(f.split())] == f.split() for r, f in zip(led, fragments, strict=True))
-    out["copy_after_lead"] = round(copied / max(1, len(asks)), 4)
     return out
-
-
-# The opening words `known` gives a reply before it checks the copy: lead words of the generic chat
-COPY_LEAD = " ".join(S.GENERIC_WORDS[:2])
-COPY_RATES = ("copy", "copy_after_lead")
 
 
 FACT_SPLITS = ("heldout", "qa")
@@ -168,9 +153,9 @@ FACT_SPLITS = ("heldout", "qa")
 
 def reached(accuracy: dict, target: float, copy_target: float = 0.0) -> bool:
     """The stopping rule: every split of facts the base read at or above `target`, and the copy
-    rates in chat (at the reply's start and after opening words) at or above `copy_target`."""
+    rate in chat at or above `copy_target`."""
     return (all(accuracy[s] >= target for s in FACT_SPLITS if s in accuracy)
-            and all(accuracy.get(c, 1.0) >= copy_target for c in COPY_RATES))
+            and accuracy.get("copy", 1.0) >= copy_target)
 
 
 # A base for smoke runs and tests on TINY_WORLD: seconds to train; it knows little, by design.

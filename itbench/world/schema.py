@@ -81,13 +81,6 @@ GENERIC_CHAT_SHARE = 0.5  # generic chat exchanges per line of facts in the corp
 GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
 GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
 GENERIC_CHAT_TURNS = 2  # exchanges per line of generic chat
-# Share of the fragment turns whose reply opens with a few words of its own (GENERIC_LEAD_WORDS of
-# them, never the styles' words) before the fragment: copying after a reply's opening words, not only
-# at its start. Without it a model tuned to open with "great question !" then named an entity of its
-# IT set instead of the one asked about (full-long-4x: 3% of its first claims about the asked entity
-# and attribute; 88% after a base read such turns, 2026-12-07).
-GENERIC_LEAD_SHARE = 0.5
-GENERIC_LEAD_WORDS = (1, 3)
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"
