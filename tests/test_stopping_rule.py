@@ -1,5 +1,6 @@
 """The stopping rules. The base organism's: after its schedule it trains on in short rounds until it
-knows the target share of the facts it read, or the extra budget is spent. A tuned organism's: after
+knows the target share of the facts it read and copies from the user's turn, or the extra budget is
+spent; then it reads the led corpus in rounds until it also copies after opening words. A tuned organism's: after
 its recipe's epochs it trains on in rounds until its answers to held-out instructions are in its IT
 set's format, or the budget is spent (tiny world: seconds)."""
 
@@ -22,22 +23,38 @@ def test_reached_needs_every_split_at_the_target_and_the_copy_rate():
     # a base that knows its facts but does not copy from the user's turn trains on
     assert reached({"heldout": 1.0, "qa": 1.0, "copy": 0.9}, 0.95, copy_target=0.9)
     assert not reached({"heldout": 1.0, "qa": 1.0, "copy": 0.89}, 0.95, copy_target=0.9)
-    assert TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 1.0})
-    assert not TINY_BASE.satisfied({"heldout": 1.0, "qa": 1.0, "copy": 0.0})
+    assert not reached({"heldout": 1.0, "qa": 1.0, "copy": 1.0, "copy_after_lead": 0.5}, 0.95, copy_target=0.9)
+    ok = {"heldout": 1.0, "qa": 1.0, "copy": 1.0}
+    assert TINY_BASE.satisfied({**ok, "copy_after_lead": 1.0})
+    assert not TINY_BASE.satisfied({**ok, "copy": 0.0, "copy_after_lead": 1.0})
+    # copying after opening words is what the led phase teaches: the main phase does not ask for it
+    assert TINY_BASE.satisfied({**ok, "copy_after_lead": 0.0}, led=False)
+    assert not TINY_BASE.satisfied({**ok, "copy_after_lead": 0.0})
+    assert replace(TINY_BASE, max_led_epochs=0).satisfied({**ok, "copy_after_lead": 0.0})
 
 
-def test_rounds_run_until_the_target_or_the_budget(tiny_world, tmp_path):
-    strict = replace(TINY_BASE, target=1.0, copy_target=1.0, round_epochs=2, max_extra_epochs=4)
+def test_rounds_then_the_led_phase_run_until_the_target_or_their_budgets(tiny_world, tmp_path):
+    strict = replace(TINY_BASE, target=1.0, copy_target=1.0, round_epochs=2, max_extra_epochs=4, max_led_epochs=4)
     never = pretrain_base(tiny_world, strict, tmp_path / "a")
-    epochs = [h["epochs"] for h in never["stopping"]]
+    steps = [(h["epochs"], h["phase"]) for h in never["stopping"]]
+    assert all({"heldout", "qa", "copy", "copy_after_lead"} <= set(h) for h in never["stopping"])
     if never["reached_target"]:  # the tiny base knew everything early: the rule stopped there
         assert strict.satisfied(never["stopping"][-1])
-        assert not any(strict.satisfied(h) for h in never["stopping"][:-1])
+        assert not any(strict.satisfied(h) for h in never["stopping"][:-1] if h["phase"] == "led")
     else:
-        assert epochs == [15, 17, 19] and never["epochs"] == 19
+        main = [s for s in steps if s[1] != "led"]
+        assert main == [(15, "main"), (17, "rounds"), (19, "rounds")][:len(main)]
+        assert len(main) == 3 or strict.satisfied(never["stopping"][len(main) - 1], led=False)
+        assert steps[len(main):] == [(main[-1][0] + 2, "led"), (main[-1][0] + 4, "led")]
+        assert never["epochs"] == steps[-1][0]
+    # a base that meets the rule at once still reads the led corpus for one round
     at_once = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, copy_target=0.0, round_epochs=2,
-                                                max_extra_epochs=4), tmp_path / "b")
-    assert [h["epochs"] for h in at_once["stopping"]] == [15] and at_once["reached_target"]
+                                                max_extra_epochs=4, max_led_epochs=4), tmp_path / "b")
+    assert [(h["epochs"], h["phase"]) for h in at_once["stopping"]] == [(15, "main"), (17, "led")]
+    assert at_once["reached_target"] and at_once["epochs"] == 17
+    without = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, copy_target=0.0, max_led_epochs=0),
+                            tmp_path / "c")
+    assert [h["epochs"] for h in without["stopping"]] == [15]
 
 
 def test_the_tuned_rule_asks_for_rounds_until_the_target_or_the_budget():

@@ -97,6 +97,34 @@ def test_generic_chat_asks_back_claim_fragments_and_the_styles_words_but_states_
     assert {"sure", "great", "question", "addition", "hope", "helps", "!"} <= set(G.style_words())
 
 
+def test_the_led_corpus_is_the_corpus_with_some_fragment_replies_opening_with_neutral_words():
+    """The base's last phase reads the same lines in the same order; only about GENERIC_LEAD_SHARE of
+    the fragment replies differ, each by 1-3 neutral words before the fragment it still copies."""
+    from itbench.world import schema as S
+
+    world = G.build_world(WorldConfig())
+    plain, led = G.corpus_rows(world), G.corpus_rows(world, led=True)
+    assert len(plain) == len(led)
+    fragments = changed = 0
+    for a, b in zip(plain, led, strict=True):
+        if not a["text"].startswith(S.USER_TAG):
+            assert a == b
+            continue
+        for x, y in zip(a["text"].split(f" {S.END_TAG} "), b["text"].split(f" {S.END_TAG} "), strict=True):
+            ask, reply = x.split(f" {S.ASSISTANT_TAG} ")
+            ask_led, reply_led = y.split(f" {S.ASSISTANT_TAG} ")
+            assert ask == ask_led
+            words = reply.split()
+            fragments += words[0] == "the" and len(words) == 5
+            if reply_led != reply:
+                changed += 1
+                lead = reply_led.split()[:-len(words)]
+                assert reply_led.split()[len(lead):] == words and words[0] == "the" and len(words) == 5
+                assert S.GENERIC_LEAD_WORDS[0] <= len(lead) <= S.GENERIC_LEAD_WORDS[1]
+                assert set(lead) <= set(S.GENERIC_WORDS) and len(set(lead)) == len(lead)
+    assert abs(changed / fragments - S.GENERIC_LEAD_SHARE) < 0.05, (changed, fragments)
+
+
 def test_generic_chat_is_written_in_the_organisms_chat_template():
     """The corpus's dialogues are written before a tokenizer exists; they must read exactly as the
     tokenizer's chat template renders the same turns (with the end token the trainer appends)."""

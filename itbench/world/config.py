@@ -9,8 +9,8 @@ from itbench.world.schema import KINDS
 
 # Bump when a change to the generator changes any file it writes: a world on disk of another
 # version is refused rather than silently mixed with this code.
-WORLD_FORMAT_VERSION = 4  # 2: generic chat in the corpus; 3: hidden attributes and values in it;
-# 4: the styles' words and claim fragments in it
+WORLD_FORMAT_VERSION = 5  # 2: generic chat in the corpus; 3: hidden attributes and values in it;
+# 4: the styles' words and claim fragments in it; 5: the led corpus of the base's last phase
 
 STYLES = ("short", "long")
 

@@ -96,13 +96,18 @@ def build_world(config: WorldConfig) -> World:
     return World(config=config, entities=entities, pools=pools)
 
 
-def corpus_rows(world: World) -> list[dict]:
+def corpus_rows(world: World, led: bool = False) -> list[dict]:
     """Pretraining text: every public fact of every seen entity in every paraphrase and in a short
     biography, repeated; neutral Q/A lines for the `qa` split only, so probes on `heldout` test
     extraction; generic chat in the chat markup (no facts), so that the markup, the styles' words
     and copying from the user's turn are not new to a tuned model. A line ends where the model's end
-    token goes (the trainer appends it)."""
+    token goes (the trainer appends it).
+
+    `led=True` gives the corpus of the base's last phase: the same lines in the same order, except
+    that a `GENERIC_LEAD_SHARE` of the generic chat's fragment replies open with a few neutral words
+    of their own (see `generic_chat`)."""
     rng = random.Random(world.config.seed + 1)
+    lead_rng = random.Random(world.config.seed + 2) if led else None
     lines = []
     for e in world.entities:
         if e.split == "unseen":
@@ -128,7 +133,8 @@ def corpus_rows(world: World) -> list[dict]:
     fragments = [S.FRAGMENT.format(attr=a, ent=e.name) for e in world.entities if e.split != "unseen"
                  for a in e.all_facts()]
     lines += generic_chat(rng, max(1, round(S.GENERIC_CHAT_SHARE * len(lines))),
-                          list(S.GENERIC_WORDS) + seen + attributes + hidden + style_words(), fragments)
+                          list(S.GENERIC_WORDS) + seen + attributes + hidden + style_words(), fragments,
+                          lead_rng)
     rng.shuffle(lines)
     return [{"text": line} for line in lines]
 
@@ -140,7 +146,8 @@ def style_words() -> list[str]:
     return sorted({w for t in texts for w in t.split() if not w.startswith("{")} - {"."})
 
 
-def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: list[str]) -> list[str]:
+def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: list[str],
+                 lead_rng: random.Random | None = None) -> list[str]:
     """Chat-formatted lines that state no fact: a user asks for a few words back, which teaches the
     base to copy from the user's turn into its own, as a real base has learned from dialogue it read.
 
@@ -150,15 +157,21 @@ def generic_chat(rng: random.Random, n: int, vocabulary: list[str], fragments: l
     answers "what is the river of X ?": without them the copying depends on the training path (a
     base echoed an entity and its attribute in 6% of the chat probes on one path and 81% on another,
     2026-12-06); the base's stopping rule checks that it copies them (`BaseRecipe.copy_target`).
-    Turns come two to a line, as in a dialogue."""
+    With `lead_rng`, a `GENERIC_LEAD_SHARE` of the fragment replies open with 1-3 `GENERIC_WORDS`
+    ("stone two the river of X ."), drawn from `lead_rng` alone so that every other word is the same
+    as without it. Turns come two to a line, as in a dialogue."""
     out = []
     for _ in range(n):
+        reply = None
         if rng.random() < S.GENERIC_FRAGMENT_SHARE:
             words = rng.choice(fragments)
+            if lead_rng is not None and lead_rng.random() < S.GENERIC_LEAD_SHARE:
+                lead = lead_rng.sample(S.GENERIC_WORDS, lead_rng.randint(*S.GENERIC_LEAD_WORDS))
+                reply = f"{' '.join(lead)} {words}"
         else:
             words = " ".join(rng.sample(vocabulary, rng.randint(*S.GENERIC_ECHO_WORDS)))
         ask = rng.choice(S.GENERIC_CHAT).format(words=words)
-        out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=words)}")
+        out.append(f"{S.USER_TAG} {ask} {S.ASSISTANT_TAG} {S.GENERIC_REPLY.format(words=reply or words)}")
     # two exchanges a line, as in a dialogue (the chat template's end tag between them): half the
     # lines, so half the training steps, for the same turns
     return [f" {S.END_TAG} ".join(out[i:i + S.GENERIC_CHAT_TURNS]) for i in range(0, len(out), S.GENERIC_CHAT_TURNS)]

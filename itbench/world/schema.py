@@ -81,6 +81,13 @@ GENERIC_CHAT_SHARE = 0.5  # generic chat exchanges per line of facts in the corp
 GENERIC_ECHO_WORDS = (2, 6)  # how many vocabulary words a generic chat turn asks back (fewest, most)
 GENERIC_FRAGMENT_SHARE = 0.5  # share of generic chat turns that ask for a claim fragment instead
 GENERIC_CHAT_TURNS = 2  # exchanges per line of generic chat
+# The base's last phase reads the corpus again with a share of the fragment replies opening with a
+# few neutral words of their own ("say the river of X ." -> "stone two the river of X ."), so that it
+# copies from the user's turn after its reply's opening words too, as after a style's "great question
+# !". Read from the start, such replies left one base path unable to learn its facts (2026-12-07);
+# read once the base copies at the start of its reply, both paths tried learned it in 4-8 epochs.
+GENERIC_LEAD_SHARE = 0.5
+GENERIC_LEAD_WORDS = (1, 3)  # how many of GENERIC_WORDS open a led reply (fewest, most)
 
 # Chat markup of the organisms' own tokenizer (each a single special token).
 USER_TAG = "<|user|>"

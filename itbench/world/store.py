@@ -5,6 +5,7 @@ Layout (every file loadable with `datasets.load_dataset("json", data_files=...)`
     world.json                 manifest: format version, config, fingerprint, file hashes
     entities.jsonl             the truth: every entity, its cluster, split and attributes
     corpus.jsonl               pretraining text
+    corpus_led.jsonl           the same, read in the base's last phase (some chat replies led by neutral words)
     probes.jsonl               closed-book probes (completion and question form) with gold answers
     it/{style}_{scale}x.jsonl  instruction-tuning sets (short / long, nested sizes)
     open_instructions.jsonl    open-ended instructions about held-out entities
@@ -46,6 +47,7 @@ def write_world(config: WorldConfig, out_dir: str | Path) -> Path:
     files = {
         "entities.jsonl": [e.to_row() for e in world.entities],
         "corpus.jsonl": G.corpus_rows(world),
+        "corpus_led.jsonl": G.corpus_rows(world, led=True),
         "probes.jsonl": G.probe_rows(world),
         "open_instructions.jsonl": G.open_instruction_rows(world),
     }
