@@ -146,9 +146,10 @@ def _between(number, question, a: Recipe, b: Recipe, family, metric) -> dict | N
         return None
     low, high = table.estimate_range(ga[2], metric, difference=True)
     seed_est = stats.seed_interval(ga[0], ga[1], minus=gb[0], minus_ses=gb[1], low=low, high=high)
-    item = None if seed_est.seeds >= 2 else stats.normal_interval(*stats.unpaired_difference(
-        (float(sum(ga[0]) / len(ga[0])), _zero(ga[1][0])), (float(sum(gb[0]) / len(gb[0])), _zero(gb[1][0]))),
-        low=low, high=high)
+    item = None
+    if seed_est.seeds < 2:  # one seed: the items' interval alone, from each side's (mean, standard error)
+        sides = [(float(sum(g[0]) / len(g[0])), _zero(g[1][0])) for g in (ga, gb)]
+        item = stats.normal_interval(*stats.unpaired_difference(*sides), low=low, high=high)
     return _record(number, question, [a, b], f"{ga[2]}.{metric}", seed_est, item)
 
 

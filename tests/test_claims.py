@@ -47,15 +47,15 @@ def test_well_formed_answers_are_whole_template_sentences():
 
 
 def test_an_answer_is_on_topic_when_its_first_claim_is_about_the_asked_entity_and_attribute():
-    from itbench.world.probe import on_topic
+    from itbench.world.claims import on_topic
 
-    probe = {"entity": "zol", "attribute": "river"}
-    assert on_topic("great question ! the river of zol is kra . in addition , the country of pumou is x .", probe)
-    assert on_topic("sure . the river of zol is wrongvalue .", probe)  # a wrong value is still on topic
+    probe = ("zol", "river")
+    assert on_topic("great question ! the river of zol is kra . in addition , the country of pumou is x .", *probe)
+    assert on_topic("sure . the river of zol is wrongvalue .", *probe)  # a wrong value is still on topic
     # an answer about an entity of the IT set instead of the asked one, or about another attribute
-    assert not on_topic("great question ! the river of pumou is kra . in addition , the river of zol is kra .", probe)
-    assert not on_topic("sure . the country of zol is brem .", probe)
-    assert not on_topic("the river of zol .", probe)  # no claim
+    assert not on_topic("great question ! the river of pumou is kra . in addition , the river of zol is kra .", *probe)
+    assert not on_topic("sure . the country of zol is brem .", *probe)
+    assert not on_topic("the river of zol .", *probe)  # no claim
 
 
 def test_findings_agree_keeps_a_verdict_only_where_every_run_gives_it(tmp_path, capsys):

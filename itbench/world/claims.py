@@ -36,6 +36,14 @@ def well_formed(text: str) -> bool:
     return bool(_WELL_FORMED.fullmatch(text)) and bool(_CLAIM.search(text))
 
 
+def on_topic(response: str, entity: str, attribute: str) -> bool:
+    """Whether the response's first claim is about `entity` and `attribute` (whatever the value): an
+    answer to the question asked, not to one about another entity (`judge_score` looks at every
+    claim; this at the first, where a tuned model that cannot copy from the question goes astray)."""
+    claims = extract_claims(response)
+    return bool(claims) and (claims[0].entity, claims[0].attribute) == (entity, attribute)
+
+
 def check_claim(claim: Claim, truth: dict[str, dict]) -> bool | None:
     """True/False against the truth; None when the entity or attribute does not exist."""
     facts = truth.get(claim.entity)

@@ -65,7 +65,7 @@ def accuracy(preds: Sequence[str | None], golds: Sequence[str]) -> float:
 
 def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: bool) -> dict:
     """Accuracy per split; completion form for a base, question form for a chat model."""
-    from itbench.world.claims import well_formed
+    from itbench.world.claims import on_topic, well_formed
 
     responses = None
     if chat:
@@ -82,17 +82,9 @@ def probe_summary(model, tokenizer, probes: Sequence[dict], pools: dict, chat: b
         if responses is not None:  # the share of answers in whole sentences of the IT set's shape
             summary[split]["well_formed"] = sum(well_formed(responses[i]) for i in idx) / max(1, len(idx))
             # and the share whose first claim is about the asked entity and attribute, right or wrong
-            summary[split]["on_topic"] = sum(on_topic(responses[i], probes[i]) for i in idx) / max(1, len(idx))
+            summary[split]["on_topic"] = sum(on_topic(responses[i], probes[i]["entity"], probes[i]["attribute"])
+                                             for i in idx) / max(1, len(idx))
     return summary
-
-
-def on_topic(response: str, probe: dict) -> bool:
-    """Whether the response's first claim is about the probe's entity and attribute (whatever the
-    value): an answer to the question asked, not to one about another entity."""
-    from itbench.world.claims import extract_claims
-
-    claims = extract_claims(response)
-    return bool(claims) and (claims[0].entity, claims[0].attribute) == (probe["entity"], probe["attribute"])
 
 
 def probe_checkpoint(model, tokenizer, world_dir, chat: bool) -> dict:
