@@ -30,6 +30,37 @@ def test_choice_is_the_pool_value_the_model_ranks_highest(tiny_zoo, tiny_world):
         assert pick == pool[int(torch.argmax(logits[value_ids]))]
 
 
+def test_one_token_pools_take_one_sequence_per_prompt_and_choose_as_the_general_path(tiny_zoo, tiny_world):
+    """World values are one token each, so `choose` scores a pool from the logits after the prompt;
+    a pool with a two-token candidate takes the general path (one sequence per candidate). Where the
+    two-token candidate is not picked, both paths pick the same value."""
+    from itbench.models import checkpoint, scorer
+    from itbench.world import store
+
+    model, tok = checkpoint.load(tiny_zoo["dir"] / "base")
+    pools = store.read_manifest(tiny_world)["pools"]
+    probes = [p for p in store.read_rows(tiny_world, "probes.jsonl") if p["split"] != "unseen"][:24]
+    prompts = [p["completion_prompt"] for p in probes]
+    cands = [pools[f"{p['kind']}.{p['attribute']}"] for p in probes]
+    calls = []
+    real = scorer.teacher_forced_logits
+
+    def counting(model, prompts, responses, *args, **kw):
+        calls.append(len(prompts))
+        return real(model, prompts, responses, *args, **kw)
+
+    scorer.teacher_forced_logits = counting
+    try:
+        fast = scorer.choose(model, tok, prompts, cands)
+        two = [f"{c[0]} {c[1]}" for c in cands]
+        general = scorer.choose(model, tok, prompts, [[*c, t] for c, t in zip(cands, two, strict=True)])
+    finally:
+        scorer.teacher_forced_logits = real
+    assert calls == [len(prompts), sum(len(c) + 1 for c in cands)]
+    kept = [(f, g) for f, g, t in zip(fast, general, two, strict=True) if g != t]
+    assert len(kept) >= len(prompts) // 2 and all(f == g for f, g in kept)
+
+
 def test_knowledge_payload_asks_both_forms(tiny_zoo, tiny_world, monkeypatch):
     import lm_eval
 

@@ -178,7 +178,16 @@ def choose(model, tokenizer, prompts: Sequence[str], candidates: Sequence[Sequen
     prompt_ids = [encode_prompt(tokenizer, p) for p in prompts]
     cand_ids = [encode_continuation(tokenizer, " " + c) for _, c in pairs]
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    logits = teacher_forced_logits(model, [prompt_ids[i] for i, _ in pairs], cand_ids, pad, batch_size)
+    if all(len(ids) == 1 for ids in cand_ids):
+        # every candidate is one token (the world's values): the logits after the prompt score them
+        # all, so one sequence per prompt instead of one per candidate (the pool's size times fewer)
+        first = {i: ids for (i, _), ids in reversed(list(zip(pairs, cand_ids, strict=True)))}
+        asked = sorted(first)
+        after = dict(zip(asked, teacher_forced_logits(model, [prompt_ids[i] for i in asked],
+                                                      [first[i] for i in asked], pad, batch_size), strict=True))
+        logits = [after[i] for i, _ in pairs]
+    else:
+        logits = teacher_forced_logits(model, [prompt_ids[i] for i, _ in pairs], cand_ids, pad, batch_size)
     best: dict[int, tuple[float, str]] = {}
     for (i, c), ids, lg in zip(pairs, cand_ids, logits, strict=True):
         logp = torch.log_softmax(torch.from_numpy(lg).double(), dim=-1)
