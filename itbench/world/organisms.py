@@ -49,8 +49,9 @@ class BaseRecipe:
     # reply's opening words (`copy_after_lead` >= `copy_target`) and still meets the rest of the rule,
     # at least one round and at most `max_led_epochs`. Without it a tuned model in the long style,
     # whose answers open with "great question !", answered about an entity of its IT set instead of
-    # the one asked (6-12% of held-out facts right in chat; 2026-12-07). At half the rate the facts
-    # held (95-100%) on both base paths tried.
+    # the one asked (6-12% of held-out facts right in chat; 2026-12-07). At half the rate one round
+    # took copying after opening words from 0% to 99% (base seed 0) and 94% (seed 1), the facts held
+    # at 96-100%, and the long-style recipes then knew 38-75% of held-out facts in chat.
     max_led_epochs: int = 16
     led_lr_scale: float = 0.5
 
