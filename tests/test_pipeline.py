@@ -101,7 +101,31 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     causal = json.loads((zoo.parent / "results" / "causal_borrowing.json").read_text())
     assert {c["group"] for c in causal["checkpoints"]} <= {"full-short-4x", "lora-short-4x"}
     gate_dir = zoo.parent / "results" / "gate"
+    table = out[out.index("| recipe | built in"):]
+    for group in groups:  # the zoo table: a row per recipe, a value per seed
+        row = next(line for line in table.splitlines() if line.startswith(f"| {group} | "))
+        assert row.split(" | ")[2].count(" / ") == 1
     for name in names:
-        assert f"| {name} | " in out
         root = ET.parse(gate_dir / f"{name}.xml").getroot()
         assert root.get("tests") == "6"
+
+
+def test_zoo_table_gives_a_row_per_recipe_and_counts_unseen_entities_apart():
+    from itbench.demo import zoo_table
+
+    def split(acc, on_topic=None, n=10):
+        return {"accuracy": acc, "n": n, **({} if on_topic is None else {"well_formed": 1.0, "on_topic": on_topic})}
+
+    base = {"name": "base", "method": "base", "seconds": 400.0, "training": {"epochs": 60},
+            "probe": {"chance_unseen": 0.125, "completion": {"heldout": split(1.0), "qa": split(0.9),
+                                                             "unseen": split(0.1)}}}
+    tuned = [{"name": name, "method": "lora", "replicate": {"group": "lora-short-4x", "seed": seed},
+              "seconds": 3.0 + seed, "training": {"epochs": 3},
+              "probe": {"chat": {"heldout": split(0.8, 1.0), "qa": split(0.9, 0.8), "unseen": split(0.1, 0.0, n=5)}}}
+             for seed, name in enumerate(["lora-short-4x", "lora-short-4x-seed1"])]
+    lines = zoo_table([base, *tuned]).splitlines()
+    assert lines[2] == "| base (completion form) | 400.0 | 60 | 100% | 90% | 10% (chance 12%) | – | – | – |"
+    # about the asked fact: (10 * 1.0 + 10 * 0.8) / 20 on the seen entities, the unseen apart
+    assert lines[3] == ("| lora-short-4x | 3.0 / 4.0 | 3 / 3 | 80% / 80% | 90% / 90% | 10% / 10% | 100% / 100% "
+                        "| 90% / 90% | 0% / 0% |")
+    assert len([line for line in lines if line.startswith("| lora")]) == 1
