@@ -173,8 +173,10 @@ def _r(x: float) -> float | None:
     return None if math.isnan(x) else round(x, 4)
 
 
-def run(zoo: Path, world: Path, results: Path, names: list[str], max_cases: int = 6, log=print) -> dict:
-    """The causal check over `names`, cached in results/causal_borrowing.json by the checkpoints'
+def run(zoo: Path, world: Path, results: Path, names: list[str], max_cases: int = 6, log=print,
+        out: Path | None = None) -> dict:
+    """The causal check over `names` (their borrowed cases read from `results`/NAME/), cached in
+    `out` (default `results`/causal_borrowing.json, the file the findings read) by the checkpoints'
     fingerprints and the case cap."""
     from itbench.models import checkpoint
     from itbench.utils import atomic
@@ -182,7 +184,7 @@ def run(zoo: Path, world: Path, results: Path, names: list[str], max_cases: int 
     key = atomic.sha256_json({"ckpts": {n: checkpoint.weights_fingerprint(zoo / n) for n in names},
                               "base": checkpoint.weights_fingerprint(zoo / "base"), "max_cases": max_cases,
                               "v": 1})[:16]
-    path = results / FILE
+    path = out or results / FILE
     if path.exists():
         try:
             cached = json.loads(path.read_text())

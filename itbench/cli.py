@@ -262,10 +262,11 @@ def build_parser() -> argparse.ArgumentParser:
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
 
-    from itbench import findings_cli, judge_cli, study_cli
+    from itbench import causal_cli, findings_cli, judge_cli, study_cli
 
     study_cli.add_commands(sub)
     findings_cli.add_commands(sub)
+    causal_cli.add_commands(sub)
 
     judge_cli.add_commands(sub)
     return p
