@@ -15,13 +15,10 @@ from itbench.escape import md_cell, say
 def zoo_checkpoints(zoo: Path, wanted: list[str]) -> list[str]:
     """The zoo checkpoints `wanted` names: every seed of a recipe (its replicate group), or one
     checkpoint by its folder name; in the zoo's order, each once."""
-    from itbench.models import checkpoint
+    from itbench.models.zoo import list_zoo
 
-    groups: dict[str, str] = {}
-    for d in sorted(p for p in zoo.iterdir() if p.is_dir() and p.name != "base" and not p.name.startswith(".")):
-        manifest = checkpoint.read_manifest(d, required=False)
-        if manifest:
-            groups[d.name] = (manifest.get("replicate") or {}).get("group") or d.name
+    groups = {m["name"]: (m.get("replicate") or {}).get("group") or m["name"]
+              for m in list_zoo(zoo) if m["name"] != "base"}
     names: list[str] = []
     for w in wanted:
         found = [n for n, g in groups.items() if w in (n, g)]

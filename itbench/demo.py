@@ -72,15 +72,16 @@ def zoo_table(results: list[dict]) -> str:
     lines = ["| recipe | built in (s, per seed) | epochs | knows: held-out | knows: Q/A-trained | unseen entities "
              "| well-formed answers | about the asked fact: seen entities | unseen entities |",
              "|---|---|---|---|---|---|---|---|---|"]
+
+    def share(r, key: str, splits=None) -> str:
+        probe = r.get("probe", {})
+        acc = probe.get("chat") or probe.get("completion") or {}
+        parts = [v for s, v in acc.items() if key in v and (splits is None or s in splits)]
+        return pct(sum(v[key] * v["n"] for v in parts) / sum(v["n"] for v in parts)) if parts else "–"
+
     for name, runs in groups.items():
         def cell(value, runs=runs) -> str:
             return " / ".join(value(r) for r in runs)
-
-        def share(r, key: str, splits=None) -> str:
-            probe = r.get("probe", {})
-            acc = probe.get("chat") or probe.get("completion") or {}
-            parts = [v for s, v in acc.items() if key in v and (splits is None or s in splits)]
-            return pct(sum(v[key] * v["n"] for v in parts) / sum(v["n"] for v in parts)) if parts else "–"
 
         unseen = cell(lambda r: share(r, "accuracy", {"unseen"}))
         if runs[0]["method"] == "base":
