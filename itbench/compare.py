@@ -38,8 +38,11 @@ def ci(results: dict, task: str, name: str) -> str:
 
 def _n(results: dict, task: str, name: str) -> int:
     """Documents a metric is defined on (a conditional one, NaN elsewhere, on fewer than the task's)."""
-    counts = ((results.get("itbench") or {}).get("n") or {}).get(task) or {}
-    return int(counts.get(name, n_docs(results, task)))
+    counts = ((results.get("itbench") or {}).get("n") or {}).get(task)
+    spec = table.lookup(task, name)
+    if counts is None or spec is None or spec.corpus not in ("mean", "nanmean"):
+        return n_docs(results, task)
+    return int(counts.get(name, 0))  # a per-document metric that is NaN everywhere is defined on none
 
 
 def checkpoint_table(results: dict[str, dict]) -> str:

@@ -69,41 +69,55 @@ def _name(run: Run) -> str:
     return str(run.info["tuned"].get("name") or run.tuned_id)
 
 
-def _task(recipe: Recipe, family: str) -> str | None:
-    """The recipe's task of a family (the world variant first), present under every seed."""
+def _tasks(recipe: Recipe, family: str) -> list[str]:
+    """The recipe's tasks of a family present under every seed: the world variant where there is
+    one, else every real-data task of the family (PopQA and TriviaQA for knowledge), pooled."""
     tasks = sorted(set.intersection(*(set(s) for s in recipe.seeds)))
     tasks = [t for t in tasks if table.family_of(t) == family]
-    return next((t for t in tasks if t.endswith("_world")), tasks[0] if tasks else None)
+    world = [t for t in tasks if t.endswith("_world")]
+    return world[:1] or tasks
+
+
+def _one(run: Run, task: str, metric: str, minus, paired_change: bool) -> tuple[float, float, int]:
+    """(estimate, standard error, documents) of one run's task, as _per_seed describes."""
+    from itbench.leaderboard import change, metric_n
+
+    if paired_change:
+        c = change(run, task, metric)
+        return c.value, c.se, c.n
+    v, se = value(run, task, metric), stderr(run, task, metric)
+    if isinstance(minus, str):
+        v2, se2 = value(run, task, minus), stderr(run, task, minus)
+        v, se = v - v2, math.hypot(_zero(se), _zero(se2))
+    elif minus is not None:
+        v -= minus
+    return v, se, metric_n(run, task, metric)
 
 
 def _per_seed(recipe: Recipe, family: str, metric: str, minus: str | float | None = None,
               paired_change: bool = False) -> tuple[list[float], list[float], str] | None:
     """Per seed: (estimate, standard error) of a metric, of metric minus another metric of the same
-    run, of metric minus a constant, or (paired_change) of tuned minus base on the same items."""
-    from itbench.leaderboard import change
-
-    task = _task(recipe, family)
-    if task is None:
+    run, of metric minus a constant, or (paired_change) of tuned minus base on the same items.
+    Several real-data tasks of the family are pooled by the documents each metric is defined on
+    (a mean over all their documents; its standard error from the tasks' own)."""
+    tasks = _tasks(recipe, family)
+    if not tasks:
         return None
     est, ses = [], []
     for seed in recipe.seeds:
-        run = seed[task]
-        if paired_change:
-            c = change(run, task, metric)
-            est.append(c.value)
-            ses.append(c.se)
+        parts = [p for p in (_one(seed[t], t, metric, minus, paired_change) for t in tasks)
+                 if not math.isnan(p[0]) and p[2] > 0]
+        total = sum(p[2] for p in parts)
+        if not total:
+            est.append(math.nan)
+            ses.append(math.nan)
             continue
-        v, se = value(run, task, metric), stderr(run, task, metric)
-        if isinstance(minus, str):
-            v2, se2 = value(run, task, minus), stderr(run, task, minus)
-            v, se = v - v2, math.hypot(_zero(se), _zero(se2))
-        elif minus is not None:
-            v -= minus
-        est.append(v)
-        ses.append(se)
+        est.append(sum(v * n for v, _, n in parts) / total)
+        ses.append(parts[0][1] if len(parts) == 1 else math.sqrt(sum((n / total * _zero(se)) ** 2
+                                                                     for _, se, n in parts)))
     if all(math.isnan(x) for x in est):
         return None
-    return est, ses, task
+    return est, ses, "+".join(tasks)
 
 
 def _zero(x: float) -> float:
@@ -187,6 +201,12 @@ def compute(runs: Iterable[Run]) -> list[dict]:
                 if precision is None:  # real data: no exact truth for open answers; factuality as knowledge said
                     out.append(_between(2, "the long style lowers the knowledge it says (expressed retention, "
                                            "short - long)", sh, lg, "knowledge", "retention"))
+                    # and the judge-free count of specifics that neither question nor gold answers hold
+                    for family, where in (("knowledge", "QA answers"), ("pattern_copy", "just-eval answers")):
+                        out += [_between(2, f"the long style asserts more unsupported specifics ({where}, per "
+                                            "answer, long - short)", lg, sh, family, "unsupported_tuned"),
+                                _between(2, f"the long style asserts more unsupported specifics ({where}, per "
+                                            "word, long - short)", lg, sh, family, "unsupported_per_word_tuned")]
         # 3. full fine-tuning borrows tokens
         for fu in (r for r in order if r.method == "full"):
             out.append(_within(3, "full fine-tuning borrows more than its base (tuned - base rate)", fu, "borrowed",

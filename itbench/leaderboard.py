@@ -88,16 +88,20 @@ def paired_names(names: list[str]) -> list[str]:
     return [n[:-len("_tuned")] for n in names if n.endswith("_tuned") and n[:-len("_tuned")] + "_base" in have]
 
 
-def _n(run: Run, task: str, metric: str) -> int:
+def metric_n(run: Run, task: str, metric: str) -> int:
+    """The documents a metric is defined on: for a per-document metric, those where it is a number
+    (retention: the base-known ones; a popularity bucket of a set without popularity: none); for a
+    corpus-level one (a pooled ratio, a test), the task's."""
+    spec = table.lookup(task, metric)
     docs = per_document(run, task, metric)
-    if docs is None:
+    if docs is None or (spec is not None and spec.corpus not in ("mean", "nanmean")):
         return run.n.get(task, 0)
     finite = sum(not math.isnan(v) for v in docs)
-    return finite or run.n.get(task, 0)  # corpus-level aggregations have no per-document values
+    return finite if spec is not None else (finite or run.n.get(task, 0))
 
 
 def stat_of(run: Run, task: str, metric: str) -> Stat:
-    return Stat(value(run, task, metric), stderr(run, task, metric), _n(run, task, metric),
+    return Stat(value(run, task, metric), stderr(run, task, metric), metric_n(run, task, metric),
                 table.lookup(task, metric))
 
 

@@ -56,7 +56,8 @@ class StudyConfig:
     backend: str = "hf"
     eval_batch_size: int = 64  # with generation in rounds (itbench.models.generation): 1.5x batch 32
     max_gen_cap: int = 192
-    n_questions: int = 200  # PopQA / TriviaQA knowledge, PopQA borrowed
+    n_questions: int = 200  # PopQA borrowed; the spread sample of PopQA / TriviaQA knowledge (knowledge gained)
+    n_known: int = 400  # base-known questions per knowledge pool, at most (all of them where a pool has fewer)
     n_instructions: int = 100  # just-eval token shift and pattern copy
     urial_prompt: str = URIAL_1SHOT
     only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
@@ -67,8 +68,8 @@ class StudyConfig:
     def __post_init__(self):
         if self.filter_by not in ("heuristic", "judge"):
             raise ItbenchError(f"study: --filter-by is heuristic or judge, not {self.filter_by!r}")
-        for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_instructions", "max_gen_cap",
-                     "n_judged"):
+        for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_known", "n_instructions",
+                     "max_gen_cap", "n_judged"):
             if int(getattr(self, name)) < 1:
                 raise ItbenchError(f"study: {name} must be at least 1, not {getattr(self, name)}")
 
@@ -174,6 +175,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
     base_id = checkpoint.identity(base)
     done = []
     todo = [e for e in entries(config) if e.method != "base"]
+    todo = [next(e for e in todo if e.name == name) for name in _tuned_names(config)]
     for i, entry in enumerate(todo, 1):
         recipe = FinetuneRecipe(method=entry.method, seed=entry.seed, epochs=config.epochs,
                                 batch_size=config.batch_size, max_length=config.max_length,
@@ -212,7 +214,8 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
 
 
 def _tuned_names(config: StudyConfig) -> list[str]:
-    return [e.name for e in entries(config) if e.method != "base"]
+    """Seed-major, as they are trained: a run stopped part-way has whole seeds to show."""
+    return [e.name for e in sorted((e for e in entries(config) if e.method != "base"), key=lambda e: e.seed)]
 
 
 def _model_args(config: StudyConfig) -> str:
@@ -221,18 +224,32 @@ def _model_args(config: StudyConfig) -> str:
             f"max_gen_cap={config.max_gen_cap}")
 
 
-def evaluate(config: StudyConfig, base: str, out: Path, results: Path, log=print) -> dict[str, dict]:
+def screen(config: StudyConfig, base: str, out: Path, log=print) -> dict:
+    """The base screened over the whole PopQA and TriviaQA pools in the kept (few-shot) form, under
+    the evaluation's own settings (itbench.screen); writes the selection the knowledge tasks read."""
+    from itbench import screen as screening
+
+    return screening.build(base, out, n_known=config.n_known, n_sample=config.n_questions, log=log,
+                           backend=config.backend, dtype=config.dtype, batch_size=config.eval_batch_size,
+                           max_gen_cap=config.max_gen_cap)
+
+
+def evaluate(config: StudyConfig, base: str, out: Path, results: Path, screen_file: Path | None = None,
+             log=print) -> dict[str, dict]:
     """The real-data suite on every tuned checkpoint paired with the base (cached by both
-    fingerprints, the task versions and the study's evaluation settings)."""
+    fingerprints, the task versions, the study's evaluation settings and the screen's selection)."""
     import logging
 
     from itbench.evaluate import cached_paired
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
-                                               "n_questions", "n_instructions", "urial_prompt")}
+                                               "n_questions", "n_known", "n_instructions", "urial_prompt")}
     model_args = _model_args(config)
     metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
+    if screen_file is not None:
+        metadata["screen"] = str(screen_file)
+        settings["screen"] = atomic.sha256_file(screen_file)
     names = _tuned_names(config)
     got = {}
     for i, name in enumerate(names, 1):
@@ -333,28 +350,36 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
         t0 = time.perf_counter()
         base = embedded.resolve(config.base, log=log)
         timings["base"] = time.perf_counter() - t0
-        log(f"itbench study [1/3]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
+        log(f"itbench study [1/4]: the family of {config.base} ({base}), tuned on {config.rows} instructions "
             f"in two styles, {config.seeds} seed(s) each")
         t0 = time.perf_counter()
         build(config, base, files, out / "checkpoints", log=log)
         timings["train"] = time.perf_counter() - t0
-        log("itbench study [2/3]: the real-data suite, every checkpoint paired with the base")
+        log("itbench study [2/4]: the base screened over the PopQA and TriviaQA pools (what it knows)")
         t0 = time.perf_counter()
-        results = evaluate(config, base, out / "checkpoints", out / "results", log=log)
+        selection = screen(config, base, out / "data" / "screen.json", log=log)
+        timings["screen"] = time.perf_counter() - t0
+        log("itbench study [3/4]: the real-data suite, every checkpoint paired with the base (" + ", ".join(
+            f"{t.removeprefix('itbench_knowledge_')}: {v['known_asked']} known + "
+            f"{len(v['indices']) - v['known_asked']} not" for t, v in selection["tasks"].items()) + ")")
+        t0 = time.perf_counter()
+        results = evaluate(config, base, out / "checkpoints", out / "results", out / "data" / "screen.json", log=log)
         timings["evaluate"] = time.perf_counter() - t0
         if config.judge:
             t0 = time.perf_counter()
             evaluate_judged(config, base, out / "checkpoints", out / "results", log=log)
             timings["judge"] = time.perf_counter() - t0
         board_dir = Path(leaderboard) if leaderboard else out / "leaderboard"
-        log(f"itbench study [3/3]: the leaderboard -> {board_dir}")
+        log(f"itbench study [4/4]: the leaderboard -> {board_dir}")
         publish.publish([out / "results"], board_dir, command, log=log)
         timings["total"] = time.perf_counter() - t_start
     record = {"config": asdict(config), "base": base, "data": str(data_dir), "checkpoints": sorted(results),
+              "screen": {t: {k: v[k] for k in ("size", "known", "known_asked")} for t, v in selection["tasks"].items()},
               "seconds": {k: round(v, 1) for k, v in timings.items()}}
     atomic.write_json(out / "study.json", record)
     log(f"study done in {timings['total']:.0f}s (base {timings['base']:.0f}s, training {timings['train']:.0f}s, "
-        f"evaluation {timings['evaluate']:.0f}s); results in {out / 'results'}, leaderboard in {board_dir}")
+        f"screening {timings['screen']:.0f}s, evaluation {timings['evaluate']:.0f}s); results in {out / 'results'}, "
+        f"leaderboard in {board_dir}")
     return record
 
 

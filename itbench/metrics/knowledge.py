@@ -43,12 +43,16 @@ def answer_correct(response: str, answers: Sequence[str], pool: Sequence[str] = 
 
 
 def score(base_right: bool, tuned_right: bool, popularity: float = -1, kept_base: bool | None = None,
-          kept_tuned: bool | None = None) -> dict:
+          kept_tuned: bool | None = None, specifics_tuned: tuple[int, int] | None = None,
+          specifics_base: tuple[int, int] | None = None) -> dict:
     """The per-document values of every knowledge metric (NaN where a metric does not apply).
 
     `base_right`/`tuned_right`: knowledge *expressed* (tuned model in chat form, base in its best
     form). `kept_base`/`kept_tuned`: knowledge *kept* (both asked in the same base form); None when
-    the run did not ask it (NaN)."""
+    the run did not ask it (NaN). `specifics_*`: (unsupported specific items, words) of each
+    model's expressed answer (itbench.metrics.specifics), None where not counted (NaN)."""
+    from itbench.metrics.specifics import score as specifics_score
+
     b, t = bool(base_right), bool(tuned_right)
     out = {"acc_base": float(b), "acc_tuned": float(t),
            "retention": float(t) if b else NAN, "forgetting": float(not t) if b else NAN,
@@ -63,6 +67,7 @@ def score(base_right: bool, tuned_right: bool, popularity: float = -1, kept_base
         inside = lo <= popularity < hi
         out[f"retention_pop_{name}"] = float(t) if (b and inside) else NAN
         out[f"acc_tuned_pop_{name}"] = float(t) if inside else NAN
+    out.update(specifics_score(specifics_tuned, specifics_base))
     return out
 
 

@@ -108,9 +108,13 @@ def it_set_stats(responses: Sequence[str]) -> dict:
 
 
 def score(tuned: str, base: str, it: dict, claims_tuned: tuple[int, int] | None = None,
-          claims_base: tuple[int, int] | None = None) -> dict:
+          claims_base: tuple[int, int] | None = None, specifics_tuned: tuple[int, int] | None = None,
+          specifics_base: tuple[int, int] | None = None) -> dict:
     """Per-document values of every pattern-copy metric. `it` is `it_set_stats` of the tuned
-    model's IT set; `claims_*` are (true, checkable) claim counts, None where there is no truth."""
+    model's IT set; `claims_*` are (true, checkable) claim counts, None where there is no truth;
+    `specifics_*` (unsupported specific items, words) of each answer (itbench.metrics.specifics)."""
+    from itbench.metrics.specifics import score as specifics_score
+
     n = len(tuned.split())
     shape = structure(tuned)
     out = {"length_tuned": n, "length_base": len(base.split()),
@@ -127,6 +131,7 @@ def score(tuned: str, base: str, it: dict, claims_tuned: tuple[int, int] | None 
         out[f"precision_{who}"] = factual_precision(ok, checkable) if claims is not None else NAN
         out[f"invented_{who}"] = checkable - ok  # claims stated as fact that are false
         out[f"claims_{who}"] = checkable
+    out.update(specifics_score(specifics_tuned, specifics_base))
     return out
 
 

@@ -63,7 +63,13 @@ def _knowledge() -> Family:
     for bucket, *_ in knowledge.POP_BUCKETS:
         ms += [_m(f, f"retention_pop_{bucket}", True, proportion=True),
                _m(f, f"acc_tuned_pop_{bucket}", True, proportion=True)]
-    return Family(f, knowledge.score, tuple(ms))
+    return Family(f, knowledge.score, tuple(ms + _specifics(f)))
+
+
+def _specifics(f: str) -> list[Metric]:
+    """Unsupported specific items per answer and per word (itbench.metrics.specifics), both sides."""
+    return [_m(f, f"{name}_{who}", False, high=INF) for name in ("unsupported", "unsupported_per_word")
+            for who in ("tuned", "base")]
 
 
 # token shift: (metric, higher is better, low, high) of each per-response metric
@@ -96,7 +102,7 @@ def _pattern_copy() -> Family:
           _m(f, "claims_tuned", True, high=INF), _m(f, "claims_base", True, high=INF),
           _m(f, "length_pattern", False, high=INF, corpus=pattern_copy.pooled_length_ratio),
           _m(f, "length_distance", True, corpus=pattern_copy.pooled_length_distance)]
-    return Family(f, pattern_copy.score, tuple(ms))
+    return Family(f, pattern_copy.score, tuple(ms + _specifics(f)))
 
 
 def _borrowed() -> Family:

@@ -109,7 +109,7 @@ class PairedLM(LM):
                  batch_size: int | str = 8, max_gen_toks: int = 256, device: str | None = None,
                  reference_cache: str | None = None, max_batch_size: int | None = None, dtype: str | None = None,
                  max_gen_cap: int | None = None, device_map: str | None = None, scoring: str = "hf",
-                 scoring_topk: int = 20, **engine_args):
+                 scoring_topk: int = 20, base_only: bool = False, **engine_args):
         """`engine_args` (e.g. tensor_parallel_size) pass to vLLM's engine unchanged. lm-eval's CLI
         sends device=cuda by default: without a GPU the model runs on the CPU. HF weights are loaded
         only when used: by the hf backend, and by token-shift scoring (full-vocabulary logits), in
@@ -117,7 +117,12 @@ class PairedLM(LM):
         An embedded base name (itbench.models.embedded, e.g. gemma-3-270m) is its converted folder.
         `scoring` is how token shift scores the responses: "hf" (exact, full-vocabulary logits) or
         "vllm" (prompt_logprobs, one engine pass per model, no HF weights; KL as `mean_kl_topk`
-        over the top `scoring_topk` tokens plus a tail, itbench.models.vllm_scoring)."""
+        over the top `scoring_topk` tokens plus a tail, itbench.models.vllm_scoring).
+        `batch_size` "auto" (what `itbench eval` passes when none is given) is AUTO_BATCH: lm-eval's
+        default of 1 reads the 262k x 640 LM head of Gemma 3 270M once per generated token, and a
+        200-question QA pair took 22.7 min at 1 against 88 s at 64. The batch size is recorded in
+        the results and in the reference cache's key, since bfloat16 greedy answers depend on it.
+        `base_only`: the base side alone, for screening a question pool (itbench.screen)."""
         import torch
 
         from itbench.models import embedded
@@ -125,15 +130,20 @@ class PairedLM(LM):
         super().__init__()
         if device is None or (str(device).startswith("cuda") and not torch.cuda.is_available()):
             device = "cuda" if torch.cuda.is_available() else "cpu"
-        if (tuned is None) == (lora is None):
+        if base_only:
+            tuned, lora = None, None
+        elif (tuned is None) == (lora is None):
             raise ItbenchError("--model itbench needs the base and exactly one of tuned=PATH (a full model) or "
                                "lora=ADAPTER, e.g. --model_args base=zoo/base,lora=zoo/lora-short-4x")
         base = embedded.resolve(base)
-        self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora), lora
+        self.base_only = bool(base_only)
+        self.base_name, self.tuned_name, self.lora = str(base), str(tuned or lora or base), lora
         self.dtype, self.device_map = dtype, device_map
         # a cap on every task's max_gen_toks (a study on a CPU caps the 256/512-token just-eval answers)
         self.max_gen_cap = int(max_gen_cap) if max_gen_cap else None
-        self.batch_size = int(batch_size) if str(batch_size).isdigit() else 8
+        self.batch_size = _batch_size(batch_size)
+        if str(batch_size).startswith("auto"):  # lm-eval's run header then says "auto (64)"
+            self.batch_sizes = {0: self.batch_size}
         self.max_gen_toks = int(max_gen_toks)
         self._device, self.backend = device, backend
         if scoring not in ("hf", "vllm"):
@@ -143,7 +153,7 @@ class PairedLM(LM):
         if lora is not None:
             checkpoint.check_adapter_base(checkpoint.check_folder(lora), base)
         self.tok = checkpoint.load_tokenizer(base)
-        self.tuned_tok = self.tok if lora is not None else checkpoint.load_tokenizer(tuned)
+        self.tuned_tok = self.tok if lora is not None or base_only else checkpoint.load_tokenizer(tuned)
         check_same_tokenizer(self.tok, self.tuned_tok, self.base_name, self.tuned_name)
         if self.tok.pad_token_id is None:
             self.tok.pad_token = self.tok.eos_token
@@ -151,11 +161,12 @@ class PairedLM(LM):
         self._models: dict[str, object] = {}
         self._answers: dict[tuple, tuple[str, list[int]]] = {}  # (model, prompt, length, stops) -> answer
         self.generator = backends.get(backend)(self, batch_size=self.batch_size, **engine_args)
-        self._check_tuning_changed_outputs()
+        if not base_only:
+            self._check_tuning_changed_outputs()
         # The IT set a zoo or `itbench finetune` checkpoint was tuned on, for the tasks that
         # compare responses with it (pattern copy, borrowed tokens); tasks can also name one.
-        manifest = checkpoint.read_manifest(lora or tuned, required=False) if checkpoint.is_local(lora or tuned) \
-            else None
+        manifest = checkpoint.read_manifest(lora or tuned, required=False) \
+            if not base_only and checkpoint.is_local(lora or tuned) else None
         self.manifest = manifest or {}
         self.tuned_it_set = (self.manifest.get("data") or {}).get("source")
         self.base_key = checkpoint.identity(base)
@@ -180,6 +191,8 @@ class PairedLM(LM):
             kw = {"dtype": self.dtype, "device_map": self.device_map}
             if which == "base":
                 model = checkpoint.load_model(self.base_name, **kw)
+            elif self.base_only:
+                raise ItbenchError("this paired model was made base_only (screening): it has no tuned side")
             elif self.lora is not None:
                 model = checkpoint.load_model(self.base_name, adapter=self.lora, **kw)
                 if self.dtype:  # the fast path: the adapter merged into its own copy of the weights
@@ -220,6 +233,7 @@ class PairedLM(LM):
                        "rows": (m.get("data") or {}).get("rows"),
                        "trained_rows": (m.get("data") or {}).get("trained_rows")},
             "backend": self.backend, "dtype": self.dtype or "as saved", "max_gen_cap": self.max_gen_cap,
+            "batch_size": self.batch_size,
             "scoring": self.scoring if self.scoring == "hf" else f"vllm top-{self.scoring_topk}"}}
 
     def _generate(self, which: str, prompts: list[str], until: list[str], max_tokens: int):
@@ -284,10 +298,8 @@ class PairedLM(LM):
         else the tuned model answering the base prompt as the base does (few-shot, no template)."""
         until, max_tokens = self._settings(chunk[0])
         tuned = [t for t, _ in self._generate("tuned", self._tuned_prompts(chunk), until, max_tokens)]
-        settings = self._reference_key(max_tokens=max_tokens, until=until, backend=self.backend)
         base_prompts = [r.doc["itbench_base_prompt"] for r in chunk]
-        base = self._base_cached(base_prompts, settings, lambda todo: [
-            t for t, _ in self._generate("base", todo, until, max_tokens)])
+        base = self.base_answers(base_prompts, until, max_tokens)
         kept = [i for i, r in enumerate(chunk) if r.doc.get("itbench_kept", True)]  # a task may not need it
         pooled = [i for i in kept if chunk[i].doc.get("pool")]
         free = [i for i in kept if not chunk[i].doc.get("pool")]
@@ -313,10 +325,23 @@ class PairedLM(LM):
                              kept_form="choice" if r.doc.get("pool") else "base_prompt")
                 for t, b, tk, bk, r in zip(tuned, base, tuned_kept, base_kept, chunk, strict=True)]
 
+    def base_answers(self, prompts: list[str], until: list[str], max_tokens: int) -> list[str]:
+        """The base's greedy answers to `prompts` (its side of a knowledge document), from the
+        reference cache where there: what a screening of a question pool and every later paired
+        run with the same settings share."""
+        settings = self._reference_key(max_tokens=max_tokens, until=until, backend=self.backend)
+        return self._base_cached(prompts, settings, lambda todo: [
+            t for t, _ in self._generate("base", todo, until, max_tokens)])
+
+    def request_settings(self, request) -> tuple[list[str], int]:
+        """(stop strings, token limit) this model applies to an lm-eval request."""
+        return self._settings(request)
+
     def _reference_key(self, **settings) -> dict:
-        """What decides a base answer besides its prompt: the reference cache's key."""
+        """What decides a base answer besides its prompt: the reference cache's key. The batch size
+        is part of it: greedy decoding in bfloat16 is not batch-invariant."""
         return {**settings, "base": self.base_name, "encoding": encoding_key(self.tok),
-                **({"dtype": self.dtype} if self.dtype else {})}
+                **({"dtype": self.dtype} if self.dtype else {}), "batch_size": self.batch_size}
 
     def _base_cached(self, prompts: list[str], settings: dict, compute, pools: list | None = None) -> list[str]:
         """The base's answers to `prompts` under `settings`, from the reference cache where there,
@@ -367,6 +392,19 @@ class PairedLM(LM):
 
     def loglikelihood_rolling(self, requests):
         self.loglikelihood(requests)
+
+
+AUTO_BATCH = 64  # batch_size=auto: the Gemma study's generation batch (itbench.study.StudyConfig)
+
+
+def _batch_size(value) -> int:
+    """lm-eval's batch_size argument: a whole number, or "auto" / "auto:N" (AUTO_BATCH)."""
+    text = str(value).strip().lower()
+    if text.isdigit() and int(text) >= 1:
+        return int(text)
+    if text.startswith("auto"):
+        return AUTO_BATCH
+    raise ItbenchError(f"batch_size must be a whole number of at least 1 or auto, not {value!r}")
 
 
 def _cut_text(text: str, until: list[str], ids: list[int], tok) -> tuple[str, list[int]]:

@@ -11,6 +11,7 @@ import json
 
 from itbench import data
 from itbench.metrics import knowledge as K
+from itbench.metrics import specifics as S
 from itbench.tasks.common import paired, world_dir
 
 # Fixed few-shot demonstrations for base models on real data (common knowledge, not from the sets).
@@ -55,8 +56,19 @@ def popqa_docs(data_file: str | None = None, n_questions: int | None = None) -> 
     return [popqa_doc(r) for r in data.spread(rows, n_questions)]
 
 
-def load_popqa(data_file: str | None = None, n_questions: int | None = None, **_):
-    return data.to_dataset(popqa_docs(data_file, n_questions))
+def _screened(task: str, docs: list[dict], screen: str | None, n_questions: int | None) -> list[dict]:
+    """The documents a knowledge task asks: those a screen file selects (task metadata `screen`:
+    the base-known questions of the pool and a spread sample, itbench.screen), else n_questions
+    spread over the pool."""
+    if screen:
+        from itbench.screen import select_docs
+
+        return select_docs(screen, task, docs)
+    return data.spread(docs, n_questions)
+
+
+def load_popqa(data_file: str | None = None, n_questions: int | None = None, screen: str | None = None, **_):
+    return data.to_dataset(_screened("itbench_knowledge_popqa", popqa_docs(data_file), screen, n_questions))
 
 
 def _triviaqa_doc(r: dict) -> dict:
@@ -68,9 +80,10 @@ def _triviaqa_doc(r: dict) -> dict:
     return doc(question, answers, "triviaqa")
 
 
-def load_triviaqa(data_file: str | None = None, n_questions: int | None = None, **_):
+def load_triviaqa(data_file: str | None = None, n_questions: int | None = None, screen: str | None = None, **_):
     rows = data.load_rows(data_file, "mandarjoshi/trivia_qa", "validation", "ITBENCH_TRIVIAQA", name="rc.nocontext")
-    return data.to_dataset([_triviaqa_doc(r) for r in data.spread(rows, n_questions)])
+    return data.to_dataset(_screened("itbench_knowledge_triviaqa", [_triviaqa_doc(r) for r in rows], screen,
+                                     n_questions))
 
 
 def load_qa(data_file: str | None = None, question_field: str = "question", answers_field: str = "answers",
@@ -110,4 +123,7 @@ def process_results(doc: dict, results: list[str]) -> dict:
     tuned = K.answer_correct(payload["tuned"], doc["answers"], doc["pool"])
     kept = [K.answer_correct(payload[k], doc["answers"], doc["pool"]) if isinstance(payload.get(k), str) else None
             for k in ("base_kept", "tuned_kept")]
-    return K.score(base, tuned, doc["popularity"], *kept)
+    # unsupported specifics on real text (the world's probes ask one value: nothing to pad)
+    specifics = [None, None] if doc["pool"] else [
+        S.count(S.real_items(payload[who]), doc["question"], doc["answers"], payload[who]) for who in ("tuned", "base")]
+    return K.score(base, tuned, doc["popularity"], *kept, *specifics)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from itbench import data
 from itbench.metrics import pattern_copy as P
+from itbench.metrics import specifics as SP
 from itbench.tasks.common import paired, tuned_it_set, world_dir
 from itbench.world import schema as S
 
@@ -54,4 +55,11 @@ def process_results(doc: dict, results: list[str]) -> dict:
     it = data.it_set_stats(source, doc["instruction_field"], doc["response_field"])
     tuned, base = payload["tuned"], payload["base"]
     truth = doc["truth"]
-    return P.score(tuned, base, it, _claims(tuned, truth) if truth else None, _claims(base, truth) if truth else None)
+    if truth:  # the world: its entity names and attribute values; the asked entity's truth is supported
+        vocab = set(truth) | {v for facts in truth.values() for v in facts.values()}
+        golds = [doc["entity"], *truth.get(doc["entity"], {}).values()]
+        specifics = [SP.count(SP.world_items(t, vocab), doc["instruction"], golds, t) for t in (tuned, base)]
+    else:  # real text: numbers, dates and names the instruction does not hold
+        specifics = [SP.count(SP.real_items(t), doc["instruction"], (), t) for t in (tuned, base)]
+    return P.score(tuned, base, it, _claims(tuned, truth) if truth else None, _claims(base, truth) if truth else None,
+                   *specifics)
