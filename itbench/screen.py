@@ -26,23 +26,24 @@ TASKS = ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa")
 FORMAT = 1  # the screen file's layout
 
 
-def _task(name: str):
-    """The task built by lm-eval over its whole pool (no n_questions, no screen)."""
+def _task(name: str, pool: int | None):
+    """The task built by lm-eval over its whole pool (or `pool` questions spread over it)."""
     from lm_eval.tasks import get_task_dict
 
     from itbench.tasks import task_manager
 
-    task = get_task_dict([name], task_manager({}))[name]
+    task = get_task_dict([name], task_manager({"n_questions": pool} if pool else {}))[name]
     task.build_all_requests(limit=None, rank=0, world_size=1)
     return task
 
 
-def screen_pool(lm, task_name: str, cache: Path | None = None, log=print) -> dict:
+def screen_pool(lm, task_name: str, pool_size: int | None = None, cache: Path | None = None, log=print) -> dict:
     """Which of a pool's questions the base answers right in its few-shot form: {"pool": its
-    content hash, "right": a bool per question in pool order, ...}, cached."""
+    content hash, "right": a bool per question in pool order, ...}, cached. `pool_size`: screen
+    that many questions spread over the pool (a smoke run), not all of it."""
     from itbench.metrics.knowledge import answer_correct
 
-    task = _task(task_name)
+    task = _task(task_name, pool_size)
     reqs = sorted(task.instances, key=lambda r: r.doc_id)
     docs = [r.doc for r in reqs]
     until, max_tokens = lm.request_settings(reqs[0])
@@ -59,8 +60,8 @@ def screen_pool(lm, task_name: str, cache: Path | None = None, log=print) -> dic
     t0 = time.perf_counter()
     answers = lm.base_answers(prompts, until, max_tokens)
     right = [answer_correct(a, d["answers"], d["pool"]) for a, d in zip(answers, docs, strict=True)]
-    record = {"key": key, "task": task_name, "pool": pool, "base": lm.base_key, "settings": settings,
-              "right": right, "seconds": round(time.perf_counter() - t0, 1)}
+    record = {"key": key, "task": task_name, "pool": pool, "spread": pool_size, "base": lm.base_key,
+              "settings": settings, "right": right, "seconds": round(time.perf_counter() - t0, 1)}
     atomic.write_json(path, record)
     log(f"screened {task_name}: the base knows {sum(right)} of {len(right)} "
         f"({time.perf_counter() - t0:.0f}s)")
@@ -88,25 +89,31 @@ def select(right: list[bool], n_known: int, n_sample: int) -> list[int]:
     `n_known` spread over them, plus `n_sample` spread over the whole pool."""
     from itbench.data import spread
 
-    known = spread([i for i, r in enumerate(right) if r], n_known)
-    return sorted(set(known) | set(spread(list(range(len(right))), n_sample)))
+    known = [i for i, r in enumerate(right) if r]
+    known = spread(known, n_known) if known else []
+    sample = spread(list(range(len(right))), n_sample) if n_sample and right else []
+    return sorted(set(known) | set(sample))
 
 
-def build(base: str, out: Path, *, n_known: int, n_sample: int, tasks=TASKS, log=print, **model_args) -> dict:
+def build(base: str, out: Path, *, n_known: int, n_sample: int, pool_size: int | None = None, tasks=TASKS,
+          log=print, **model_args) -> dict:
     """Screen `base` over each task's pool and write the selection file the tasks read (`out`):
     {task: {"pool", "indices", "known", "size"}}. `model_args` are the paired model's (backend,
     dtype, batch_size, max_gen_cap): the same as the evaluation's, so its base answers are reused."""
+    import logging
+
     import itbench.models.paired as paired
 
+    logging.getLogger("lm_eval").setLevel(logging.ERROR)  # its per-task notices
     if n_known < 1 or n_sample < 0:
         raise ItbenchError(f"screen: n_known must be at least 1 and n_sample at least 0 (got {n_known}, {n_sample})")
     lm = paired.PairedLM(base=base, base_only=True, **model_args)
     try:
         selection = {}
         for name in tasks:
-            got = screen_pool(lm, name, log=log)
+            got = screen_pool(lm, name, pool_size, log=log)
             idx = select(got["right"], n_known, n_sample)
-            selection[name] = {"pool": got["pool"], "indices": idx, "size": len(got["right"]),
+            selection[name] = {"pool": got["pool"], "spread": pool_size, "indices": idx, "size": len(got["right"]),
                                "known": sum(got["right"]), "known_asked": sum(got["right"][i] for i in idx),
                                "screen": got["key"]}
     finally:
@@ -118,11 +125,14 @@ def build(base: str, out: Path, *, n_known: int, n_sample: int, tasks=TASKS, log
 
 def select_docs(path: str | Path, task: str, docs: list[dict]) -> list[dict]:
     """The documents of a pool that a screen file selects for `task`, checked against the pool."""
+    from itbench.data import spread
+
     path = Path(path).expanduser()
     try:
         entry = _read(path)["tasks"][task]
-        indices, want = entry["indices"], entry["pool"]
-    except (KeyError, TypeError) as err:
+        indices, want, size = entry["indices"], entry["pool"], entry.get("spread")
+        docs = spread(docs, size if isinstance(size, int) and not isinstance(size, bool) and size > 0 else None)
+    except (KeyError, TypeError, AttributeError) as err:
         raise ItbenchError(f"screen file {path}: no selection for {task} ({type(err).__name__}: {err}); "
                            "write it with `itbench study` (or itbench.screen.build)") from None
     pool = pool_hash(docs)

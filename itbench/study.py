@@ -46,18 +46,20 @@ class StudyConfig:
     base: str
     rows: int = 64  # IT instances per set (the same instructions in both styles)
     seeds: int = 1
+    improved_seeds: int | None = None  # seeds of the method-improved recipes (NEFTune, filtered, DoRA); None: seeds
     epochs: int = 3
     batch_size: int = 4  # 48 steps on 64 rows: at 8 (24 steps) LoRA had learned no answer format
     max_length: int = 192
     lr: dict = field(default_factory=lambda: {"lora": 2e-4, "dora": 2e-4, "full": 5e-5, "neftune": 5e-5,
                                               "filtered": 5e-5})
-    precision: str = "bf16-mixed"
-    dtype: str = "bfloat16"  # evaluation weights
+    precision: str = "auto"  # training: bf16-mixed where bfloat16 is fast (checkpoint.bf16_is_fast), else fp32
+    dtype: str = "auto"  # evaluation weights: bfloat16 where it is fast, else float32
     backend: str = "hf"
     eval_batch_size: int = 64  # with generation in rounds (itbench.models.generation): 1.5x batch 32
     max_gen_cap: int = 192
     n_questions: int = 200  # PopQA borrowed; the spread sample of PopQA / TriviaQA knowledge (knowledge gained)
     n_known: int = 400  # base-known questions per knowledge pool, at most (all of them where a pool has fewer)
+    pool: int | None = None  # questions of each QA pool screened, spread over it (None: the whole pool)
     n_instructions: int = 100  # just-eval token shift and pattern copy
     urial_prompt: str = URIAL_1SHOT
     only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
@@ -66,12 +68,20 @@ class StudyConfig:
     filter_by: str = "heuristic"  # the filtered recipe's scores: "heuristic" or "judge" (mean of the five aspects)
 
     def __post_init__(self):
+        if self.precision not in ("auto", "fp32", "bf16-mixed"):
+            raise ItbenchError(f"study: --precision is auto, fp32 or bf16-mixed, not {self.precision!r}")
+        if self.dtype not in ("auto", "float32", "bfloat16", "float16"):
+            raise ItbenchError(f"study: --dtype is auto, float32, bfloat16 or float16, not {self.dtype!r}")
         if self.filter_by not in ("heuristic", "judge"):
             raise ItbenchError(f"study: --filter-by is heuristic or judge, not {self.filter_by!r}")
+        if self.improved_seeds is not None and int(self.improved_seeds) < 1:
+            raise ItbenchError(f"study: improved_seeds must be at least 1, not {self.improved_seeds}")
         for name in ("rows", "seeds", "epochs", "batch_size", "n_questions", "n_known", "n_instructions",
                      "max_gen_cap", "n_judged"):
             if int(getattr(self, name)) < 1:
                 raise ItbenchError(f"study: {name} must be at least 1, not {getattr(self, name)}")
+        if self.pool is not None and int(self.pool) < 1:
+            raise ItbenchError(f"study: pool must be at least 1 (or left out for the whole pool), not {self.pool}")
 
 
 def it_sets(data_dir: Path, rows: int, out: Path) -> dict[str, Path]:
@@ -143,13 +153,15 @@ def entries(config: StudyConfig) -> list[ZooEntry]:
 
     n = config.rows
     tuned = [ZooEntry(f"{m}-{style}-{n}", m, style, n) for m in ("lora", "full") for style in ("short", "long")]
-    tuned += [ZooEntry(f"{m}-short-{n}", m, "short", n) for m, spec in METHODS.items() if spec.improved]
+    improved = [ZooEntry(f"{m}-short-{n}", m, "short", n) for m, spec in METHODS.items() if spec.improved]
+    tuned += improved
     if config.only:
         unknown = sorted(set(config.only) - {e.name for e in tuned})
         if unknown:
             raise ItbenchError(f"study: unknown recipe(s) {unknown}; choose from {[e.name for e in tuned]}")
         tuned = [e for e in tuned if e.name in config.only]
-    return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, config.seeds)]
+    seeds = {e.name: config.improved_seeds or config.seeds for e in improved}
+    return [ZooEntry("base", "base")] + [r for e in tuned for r in replicates(e, seeds.get(e.name, config.seeds))]
 
 
 def judged_scores(rows: list[dict], log=print) -> tuple[dict[str, float], str]:
@@ -229,28 +241,31 @@ def screen(config: StudyConfig, base: str, out: Path, log=print) -> dict:
     the evaluation's own settings (itbench.screen); writes the selection the knowledge tasks read."""
     from itbench import screen as screening
 
-    return screening.build(base, out, n_known=config.n_known, n_sample=config.n_questions, log=log,
+    return screening.build(base, out, n_known=config.n_known, n_sample=config.n_questions, pool_size=config.pool,
+                           log=log,
                            backend=config.backend, dtype=config.dtype, batch_size=config.eval_batch_size,
                            max_gen_cap=config.max_gen_cap)
 
 
 def evaluate(config: StudyConfig, base: str, out: Path, results: Path, screen_file: Path | None = None,
-             log=print) -> dict[str, dict]:
-    """The real-data suite on every tuned checkpoint paired with the base (cached by both
-    fingerprints, the task versions, the study's evaluation settings and the screen's selection)."""
+             log=print, names: list[str] | None = None) -> dict[str, dict]:
+    """The real-data suite on every tuned checkpoint (or `names`) paired with the base (cached by
+    both fingerprints, the task versions, the study's evaluation settings and the screen's
+    selection): a process evaluating checkpoints as another trains them shares the cache."""
     import logging
 
     from itbench.evaluate import cached_paired
 
     logging.getLogger("lm_eval").setLevel(logging.ERROR)
     settings = {k: getattr(config, k) for k in ("dtype", "backend", "eval_batch_size", "max_gen_cap",
-                                               "n_questions", "n_known", "n_instructions", "urial_prompt")}
+                                               "n_questions", "n_known", "pool", "n_instructions",
+                                               "urial_prompt")}
     model_args = _model_args(config)
     metadata = {"n_questions": config.n_questions, "n_instructions": config.n_instructions}
     if screen_file is not None:
         metadata["screen"] = str(screen_file)
         settings["screen"] = atomic.sha256_file(screen_file)
-    names = _tuned_names(config)
+    names = names or _tuned_names(config)
     got = {}
     for i, name in enumerate(names, 1):
         t0 = time.perf_counter()
@@ -334,6 +349,7 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
 
     t_start = time.perf_counter()
     timings = {}
+    config = resolved(config)
     data_dir = Path(data_dir).expanduser() if data_dir else None
     if data_dir is None:
         raise ItbenchError("itbench study needs its data: --data DIR, a folder laid out as ../shared/data "
@@ -381,6 +397,15 @@ def run_study(config: StudyConfig, data_dir: str | Path | None = None, out: str 
         f"screening {timings['screen']:.0f}s, evaluation {timings['evaluate']:.0f}s); results in {out / 'results'}, "
         f"leaderboard in {board_dir}")
     return record
+
+
+def resolved(config: StudyConfig) -> StudyConfig:
+    """The config with "auto" precision and dtype made concrete for this machine (what is recorded
+    and what the caches are keyed by)."""
+    from itbench.models import checkpoint
+
+    return replace(config, precision=checkpoint.auto_precision() if config.precision == "auto" else config.precision,
+                   dtype=checkpoint.auto_dtype() if config.dtype == "auto" else config.dtype)
 
 
 def config_from(args) -> StudyConfig:

@@ -28,13 +28,23 @@ def add_commands(sub) -> None:
                      ("leaderboard", {"help": "leaderboard folder (default <out>/leaderboard)"}),
                      ("rows", {"type": positive_int, "help": "IT instances per style (default 64)"}),
                      ("seeds", {"type": positive_int, "help": "training seeds per recipe (default 1)"}),
+                     ("improved-seeds", {"type": positive_int, "help": "seeds of NEFTune, filtered and DoRA "
+                                                                       "(default: --seeds)"}),
                      ("epochs", {"type": positive_int, "help": "epochs (default 3, as the paper)"}),
-                     ("n-questions", {"type": positive_int, "help": "PopQA/TriviaQA questions per task (default 200)"}),
+                     ("n-questions", {"type": positive_int,
+                                      "help": "PopQA questions for borrowed tokens, and the sample of each QA pool "
+                                              "for knowledge gained (default 200)"}),
+                     ("n-known", {"type": positive_int, "help": "base-known PopQA/TriviaQA questions per set, at "
+                                                                "most (default 400)"}),
+                     ("pool", {"type": positive_int, "help": "questions of each QA pool screened (default all)"}),
                      ("n-instructions", {"type": positive_int, "help": "just-eval instructions a task (default 100)"}),
                      ("only", {"nargs": "+", "help": "only these recipes (e.g. lora-short-64), default all"}),
                      ("backend", {"choices": ["hf", "vllm"], "help": "generation backend (default hf)"}),
-                     ("dtype", {"choices": ["float32", "bfloat16", "float16"], "help": "eval weights (default bf16)"}),
-                     ("precision", {"choices": ["fp32", "bf16-mixed"], "help": "training (default bf16-mixed)"}),
+                     ("dtype", {"choices": ["auto", "float32", "bfloat16", "float16"],
+                                "help": "eval weights (default auto: bfloat16 where the machine runs it fast, "
+                                        "else float32)"}),
+                     ("precision", {"choices": ["auto", "fp32", "bf16-mixed"],
+                                    "help": "training (default auto: bf16-mixed where bfloat16 is fast, else fp32)"}),
                      ("judge", {"action": "store_true", "default": None,
                                 "help": "also the judged aspects ($ITBENCH_JUDGE_URL, else the local judge)"}),
                      ("n-judged", {"type": positive_int, "help": "just-eval instructions judged (default 50)"}),

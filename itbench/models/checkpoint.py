@@ -181,6 +181,31 @@ def _resolve(path_or_name: str | Path) -> tuple[str, str | None]:
 DTYPES = ("float32", "bfloat16", "float16")
 
 
+def bf16_is_fast() -> bool:
+    """Whether bfloat16 arithmetic runs natively here: a GPU that supports it, or a CPU with
+    oneDNN's bfloat16 kernels (AVX512-BF16/AMX, or AVX512 where oneDNN emulates them). Elsewhere
+    torch falls back to a scalar path: a 2048 x 2048 matmul took 59.8 s in bfloat16 against 0.11 s
+    in float32 on a 2-core AVX2 EPYC (2026-12-07), so a study there in bfloat16 never ends."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def auto_dtype() -> str:
+    """The evaluation weights' dtype for "auto": bfloat16 where it is fast, else float32."""
+    return "bfloat16" if bf16_is_fast() else "float32"
+
+
+def auto_precision() -> str:
+    """The training precision for "auto": bf16-mixed where bfloat16 is fast, else fp32."""
+    return "bf16-mixed" if bf16_is_fast() else "fp32"
+
+
 def load_model(path_or_name: str | Path, adapter: str | Path | None = None, dtype: str | None = None,
                device_map: str | None = None):
     """A model in eval mode: a full model, or a base with a peft adapter on top; in `dtype` (one of
