@@ -356,48 +356,6 @@ _SHORT = {"yes": "yes", "no (reversed)": "reversed", "not significant": "n.s.", 
           "not measurable": "n/a"}
 
 
-def agree(runs: list[list[dict]], labels: list[str]) -> list[dict]:
-    """Several runs' findings (other machines, thread counts: the same recipes and seeds) as one:
-    each finding of the first run with its verdict kept only where every run gives it, else
-    "differs across runs", and every run's estimate, interval and verdict under `runs`. A finding
-    one run lacks is left out (no agreement to state)."""
-    def key(f):
-        return f["number"], f["finding"], tuple(f["checkpoints"])
-
-    index = [{key(f): f for f in run} for run in runs]
-    out = []
-    for f in runs[0]:
-        got = [ix.get(key(f)) for ix in index]
-        if any(g is None for g in got):
-            continue
-        verdicts = {g["verdict"] for g in got}
-        out.append({**f, "verdict": f["verdict"] if len(verdicts) == 1 else DIFFERS,
-                    "runs": [{"label": label, **{k: g[k] for k in ("estimate", "low", "high", "verdict")}}
-                             for label, g in zip(labels, got, strict=True)]})
-    return out
-
-
-def compare(a: list[dict], b: list[dict]) -> dict:
-    """Two findings files side by side (two machines, thread counts or base seeds): which verdicts
-    agree, which differ, and which reverse (significant both times, opposite signs)."""
-    def key(f):
-        return f["number"], f["finding"], tuple(f["checkpoints"])
-
-    bb = {key(f): f for f in b}
-    same, differ, reversed_, missing = [], [], [], []
-    for f in a:
-        g = bb.get(key(f))
-        if g is None:
-            missing.append(f)
-        elif f["verdict"] == g["verdict"]:
-            same.append((f, g))
-        else:
-            differ.append((f, g))
-            if {f["verdict"], g["verdict"]} == {"yes", "no (reversed)"}:
-                reversed_.append((f, g))
-    return {"same": same, "differ": differ, "reversed": reversed_, "missing": missing}
-
-
 END = "<!-- findings:end -->"
 
 

@@ -85,9 +85,11 @@ def test_a_screen_finds_what_the_base_knows_and_the_task_asks_exactly_that(quiz,
     # a paired run with the same settings reads the screened base answers from the reference cache
     lm = PairedLM(base=quiz["base"], lora=quiz["lora"], **args)
 
+    until = ["\n\n", "<|end|>", "\nQ:", "Q:"]  # the knowledge tasks' stop list, as the screen asked
+
     class Req:
         def __init__(self, doc):
-            self.doc, self.args = doc, (doc["question"], {"until": ["\n\n", "<|end|>", "\nQ:", "Q:"], "max_gen_toks": 48})
+            self.doc, self.args = doc, (doc["question"], {"until": until, "max_gen_toks": 48})
 
     out_docs = lm.generate_until([Req(d) for d in docs])
     assert [c for c in QuizBackend.calls if c[0] == "base"] == [("base", 10)]
@@ -124,3 +126,22 @@ def test_batch_size_auto_and_its_refusals(quiz):
     assert lm._reference_key(max_tokens=4)["batch_size"] == 64  # base answers depend on it in bfloat16
     with pytest.raises(ItbenchError, match="batch_size must be a whole number"):
         PairedLM(base=quiz["base"], lora=quiz["lora"], backend="quiz", batch_size="many", reference_cache="none")
+
+
+def test_itbench_eval_batches_the_paired_model_unless_told_otherwise(monkeypatch):
+    """lm-eval's --batch_size defaults to 1: at Gemma's 262k vocabulary that reads the LM head once
+    per generated token. `itbench eval --model itbench` passes auto (64) unless a size is given."""
+    import sys
+
+    import lm_eval.__main__
+
+    from itbench import cli
+
+    seen = []
+    monkeypatch.setattr(lm_eval.__main__, "cli_evaluate", lambda: seen.append(list(sys.argv)))
+    cli.main(["eval", "--model", "itbench", "--model_args", "base=B,lora=L", "--tasks", "t"])
+    cli.main(["eval", "--model", "itbench", "--batch_size", "8", "--tasks", "t"])
+    cli.main(["eval", "--model=hf", "--tasks", "t"])
+    assert seen[0][-2:] == ["--batch_size", "auto"]
+    assert seen[1].count("--batch_size") == 1 and "8" in seen[1]
+    assert "--batch_size" not in seen[2]  # another model keeps lm-eval's own default

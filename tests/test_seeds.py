@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from itbench import findings, leaderboard, stats
+from itbench import findings, findings_sets, leaderboard, stats
 from itbench.results import read_run
 from tests.fake_results import B, K, T, good_metrics, write_run
 
@@ -179,7 +179,7 @@ def test_two_findings_files_compare_by_verdict(tmp_path, capsys):
 
     a = [f("yes", 0.3), f("not significant", 0.1, "r"), f("yes", 0.2, "s"), f("yes", 0.1, "t")]
     b = [f("yes", 0.25), f("yes", 0.2, "r"), f("no (reversed)", -0.2, "s")]
-    c = findings.compare(a, b)
+    c = findings_sets.compare(a, b)
     assert len(c["same"]) == 1 and len(c["differ"]) == 2 and len(c["reversed"]) == 1 and len(c["missing"]) == 1
     (tmp_path / "a.json").write_text(json.dumps(a))
     (tmp_path / "b.json").write_text(json.dumps(b))
@@ -199,3 +199,68 @@ def test_real_data_finding_2_is_knowledge_said_where_open_answers_have_no_truth(
     got = [f for f in findings.compute([read_run(p) for p in paths]) if f["number"] == 2]
     assert [f["metric"] for f in got] == [f"{KP}.retention"]
     assert got[0]["verdict"] == "yes" and got[0]["estimate"] > 0.25
+
+
+def test_real_knowledge_findings_pool_the_qa_sets_by_the_documents_each_metric_is_defined_on(tmp_path):
+    """PopQA and TriviaQA are one estimate per seed: their retentions weighted by the base-known
+    documents each rests on (retention is NaN where the base did not know), with the standard
+    error of that weighted mean; the long style's unsupported specifics come out as finding 2."""
+    KP, KT, PJ = "itbench_knowledge_popqa", "itbench_knowledge_triviaqa", "itbench_pattern_copy_just_eval"
+    nan = float("nan")
+
+    def docs(known: int, unknown: int, right: float) -> list[dict]:
+        return [{"retention": right, "unsupported_tuned": 1.0} for _ in range(known)] + \
+            [{"retention": nan, "unsupported_tuned": 1.0} for _ in range(unknown)]
+
+    paths = []
+    for method, (pop, triv) in (("lora", (0.5, 1.0)), ("full", (0.5, 0.5))):
+        for style, extra in (("short", 0.0), ("long", 2.0)):
+            for s in range(3):
+                name = f"{method}-{style}-{s}"
+                paths.append(write_run(
+                    tmp_path / name, tuned=name, tuned_id=name.ljust(16, "0"), method=method, style=style, scale=64,
+                    replicate={"group": f"{method}-{style}", "seed": s},
+                    metrics={KP: {"retention": (pop, 0.1), "unsupported_tuned": (1.0 + extra, 0.1)},
+                             KT: {"retention": (triv, 0.05), "unsupported_tuned": (1.0 + extra, 0.1)},
+                             PJ: {"unsupported_tuned": (3.0 + extra + 0.1 * s, 0.2)}},
+                    samples={KP: docs(2, 8, pop), KT: docs(6, 4, triv), PJ: [{"unsupported_tuned": 3.0}] * 5}))
+    got = findings.compute([read_run(p) for p in paths])
+    kept = next(f for f in got if f["number"] == 1 and "expressed retention" in f["finding"]
+                and f["checkpoints"] == ["lora-short", "full-short"])
+    assert kept["metric"] == f"{KP}+{KT}.retention" and kept["seeds"] == 3
+    assert kept["estimate"] == pytest.approx((2 * 0.5 + 6 * 1.0) / 8 - 0.5)  # 0.375: TriviaQA's 6 weigh 3x
+    long_ = [f for f in got if f["number"] == 2 and "unsupported specifics" in f["finding"]
+             and f["checkpoints"] == ["lora-long", "lora-short"]]
+    assert [f["metric"] for f in long_] == [f"{KP}+{KT}.unsupported_tuned", f"{PJ}.unsupported_tuned"]
+    assert all(f["estimate"] == pytest.approx(2.0) and f["verdict"] == "yes" for f in long_)
+
+
+def test_side_by_side_sets_each_question_of_world_real_model_and_paper_in_one_row(tmp_path, capsys):
+    from itbench import cli
+
+    def f(number, question, verdict, estimate, checkpoints):
+        return {"number": number, "finding": question, "checkpoints": checkpoints, "metric": "m",
+                "estimate": estimate, "low": estimate - 0.1, "high": estimate + 0.1, "verdict": verdict, "seeds": 3}
+
+    q = "LoRA shifts the base's distribution less than full (mean KL, full - LoRA)"
+    world = [f(1, q, "no (reversed)", -0.7, ["full-short-4x", "lora-short-4x"]),
+             f(1, q, "not significant", -0.1, ["full-long-4x", "lora-long-4x"]),
+             f(2, "the long style lowers factual precision (short - long)", "yes", 0.2, ["a", "b"])]
+    real = [f(1, q, "yes", 0.4, ["full-short-64", "lora-short-64"])]
+    table = findings_sets.side_by_side(world, real, "Gemma")
+    rows = table.splitlines()
+    assert rows[0] == "| # | question | world zoo | Gemma | paper |" and len(rows) == 4
+    assert "| reversed 1/2 · n.s. 1/2; -0.700 to -0.100 | yes 1/1; +0.400 |" in rows[2]
+    assert "LFT ~0.07-0.23 vs SFT ~0.36-0.80" in rows[2]  # the paper's numbers
+    assert rows[3].startswith("| 2 | the long style lowers factual precision") and "| – |" in rows[3]
+    (tmp_path / "w.json").write_text(json.dumps(world))
+    (tmp_path / "r.json").write_text(json.dumps(real))
+    readme = tmp_path / "README.md"
+    begin = findings_sets.beside_marker(str(tmp_path / "r.json"), str(tmp_path / "w.json"))
+    readme.write_text(f"top\n{begin}\nold\n{findings.END}\nend\n")
+    assert cli.main(["findings", str(tmp_path / "r.json"), "--beside", str(tmp_path / "w.json"), "--label", "Gemma",
+                     "--readme", str(readme)]) == 0
+    assert readme.read_text() == f"top\n{begin}\n{table}{findings.END}\nend\n"
+    readme.write_text("no markers\n")
+    assert cli.main(["findings", str(tmp_path / "r.json"), "--beside", str(tmp_path / "w.json"),
+                     "--readme", str(readme)]) == 2

@@ -161,7 +161,7 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     monkeypatch.setenv("ITBENCH_JUDGE_URL", judge_endpoint.url)
     monkeypatch.setenv("ITBENCH_JUDGE_MODEL", "fake-judge")
     config = StudyConfig(base="gemma-3-270m", rows=4, epochs=1, n_questions=4, n_instructions=3, max_gen_cap=16,
-                         only=("lora-short-4", "full-short-4"), judge=True, n_judged=2)
+                         only=("lora-short-4", "full-short-4"), judge=True, n_judged=2, pool=24, n_known=3)
     lines: list[str] = []
     record = run_study(config, SHARED_DATA, tmp_path / "study", tmp_path / "board", log=lines.append)
     distinct = set()
@@ -175,13 +175,21 @@ def test_study_smoke_on_gemma_trains_evaluates_publishes_and_gates(gemma, tmp_pa
     assert judge_endpoint.requests == len(distinct) >= 2  # each distinct answer judged once (verdicts cached)
     assert record["checkpoints"] == ["full-short-4", "lora-short-4"]
     assert any(line.startswith("[train 2/2]") for line in lines) and any("[eval 2/2]" in line for line in lines)
+    screened = json.loads((tmp_path / "study" / "data" / "screen.json").read_text())["tasks"]
+    assert {t: v["size"] for t, v in screened.items()} == {"itbench_knowledge_popqa": 24,
+                                                          "itbench_knowledge_triviaqa": 24}
+    assert record["screen"]["itbench_knowledge_popqa"]["known"] == screened["itbench_knowledge_popqa"]["known"]
     for name in record["checkpoints"]:
         res = json.loads((tmp_path / "study" / "results" / name / "results.json").read_text())
         assert set(TASKS) <= set(res["results"])
-        assert res["n-samples"]["itbench_knowledge_popqa"]["effective"] == 4
+        for task in ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa"):  # the screened selection
+            asked = screened[task]
+            assert res["n-samples"][task]["effective"] == len(asked["indices"])
+            assert res["results"][task]["n_base_right,none"] == asked["known_asked"]  # the screen's own answers
+        assert res["n-samples"]["itbench_borrowed_popqa"]["effective"] == 4
         assert res["n-samples"]["itbench_token_shift_just_eval"]["effective"] == 3
         info = res["config"]["model_args"] if isinstance(res["config"].get("model_args"), str) else ""
-        assert "dtype=bfloat16" in info
+        assert f"dtype={record['config']['dtype']}" in info and record["config"]["dtype"] in ("float32", "bfloat16")
     board = tmp_path / "board"
     assert {"index.html", "leaderboard.md", "findings.json"} <= {p.name for p in board.iterdir()}
     assert "lora-short-4" in (board / "leaderboard.md").read_text()
