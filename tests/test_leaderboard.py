@@ -322,3 +322,19 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def test_a_metric_counts_only_the_documents_it_is_defined_on(tmp_path):
+    """retention is over the base-known documents; a popularity bucket of a set with no popularity
+    (TriviaQA) is defined on none, and says n = 0 rather than the task's document count."""
+    KT = "itbench_knowledge_triviaqa"
+    nan = float("nan")
+    docs = [{"retention": 1.0 if i < 3 else nan, "retention_pop_low": nan, "acc_tuned": 1.0,
+             "mcnemar_p": [True, True]} for i in range(10)]
+    run = read_run(write_run(tmp_path / "r", metrics={KT: {"retention": (1.0, 0.0), "retention_pop_low": nan,
+                                                          "acc_tuned": (1.0, 0.0), "mcnemar_p": 1.0}},
+                             samples={KT: docs}))
+    assert leaderboard.metric_n(run, KT, "retention") == 3
+    assert leaderboard.metric_n(run, KT, "retention_pop_low") == 0
+    assert leaderboard.metric_n(run, KT, "acc_tuned") == 10
+    assert leaderboard.metric_n(run, KT, "mcnemar_p") == 10  # a corpus-level test: over the task's documents
