@@ -102,6 +102,16 @@ def test_the_response_loss_is_the_models_own_loss_with_the_head_only_where_neede
     got.backward()
     assert model.lm_head.weight.grad is not None and model.lm_head.weight.grad.abs().sum() > 0
     model.zero_grad()
+    from peft import LoraConfig, get_peft_model  # through an adapter: the decoder and head of the wrapped model
+
+    lora = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"], init_lora_weights=False))
+    want = lora(input_ids=ids, attention_mask=mask, labels=labels).loss
+    assert torch.allclose(response_loss(lora, ids, mask, labels), want, atol=1e-6)
+    model = lora.unload().requires_grad_(True)  # peft froze the base
+    model.config.final_logit_softcapping = 30.0  # a model whose logits are more than head(hidden): the span path
+    assert torch.allclose(response_loss(model, ids, mask, labels), model(input_ids=ids, attention_mask=mask,
+                                                                          labels=labels).loss, atol=1e-6)
+    model.config.final_logit_softcapping = None
     nothing = torch.full_like(labels, IGNORE)
     zero = response_loss(model, ids, mask, nothing)
     zero.backward()
