@@ -51,9 +51,19 @@ def columns(board: Board) -> list[tuple[str, str, str, bool | None]]:
         variant = task.removeprefix(f"itbench_{fam}_") if fam else task
         for metric, heading in HEADLINE.get(fam, []):
             better = None if metric in NEUTRAL else table.higher_is_better(task, metric)
-            if any(stat(r, task, metric) for r in board.rows):
-                out.append((task, metric, f"{heading} ({variant})", better))
+            got = [s for r in board.rows if (s := stat(r, task, metric))]
+            if got:
+                out.append((task, metric, f"{heading} ({variant}{_n_known(metric, got)})", better))
     return out
+
+
+def _n_known(metric: str, stats: list) -> str:
+    """A retention's heading says how many base-known questions it rests on (the same for every
+    checkpoint of one base: n 98; several bases or selections: n 17-26)."""
+    if metric not in ("retention", "kept_retention"):
+        return ""
+    ns = sorted({s.n for s in stats})
+    return f", n {ns[0]}" if len(ns) == 1 else f", n {ns[0]}-{ns[-1]}"
 
 
 def judged_note(board: Board) -> str:

@@ -57,10 +57,11 @@ class StudyConfig:
     backend: str = "hf"
     eval_batch_size: int = 64  # with generation in rounds (itbench.models.generation): 1.5x batch 32
     max_gen_cap: int = 192
-    n_questions: int = 200  # PopQA borrowed; the spread sample of PopQA / TriviaQA knowledge (knowledge gained)
-    n_known: int = 400  # base-known questions per knowledge pool, at most (all of them where a pool has fewer)
+    # Sizes for two CPU cores (float32 there: about 3 core-minutes of generation per 100 chat answers):
+    n_questions: int = 100  # PopQA borrowed; the spread sample of PopQA / TriviaQA knowledge (knowledge gained)
+    n_known: int = 250  # base-known questions per knowledge pool, at most (all of them where a pool has fewer)
     pool: int | None = None  # questions of each QA pool screened, spread over it (None: the whole pool)
-    n_instructions: int = 100  # just-eval token shift and pattern copy
+    n_instructions: int = 50  # just-eval token shift and pattern copy
     urial_prompt: str = URIAL_1SHOT
     only: tuple[str, ...] = ()  # recipe names (e.g. lora-short-64) to build and evaluate; () = the whole family
     judge: bool = False  # also the five judged aspects on just-eval (the endpoint in $ITBENCH_JUDGE_URL, else local)

@@ -33,11 +33,11 @@ def add_commands(sub) -> None:
                      ("epochs", {"type": positive_int, "help": "epochs (default 3, as the paper)"}),
                      ("n-questions", {"type": positive_int,
                                       "help": "PopQA questions for borrowed tokens, and the sample of each QA pool "
-                                              "for knowledge gained (default 200)"}),
+                                              "for knowledge gained (default 100)"}),
                      ("n-known", {"type": positive_int, "help": "base-known PopQA/TriviaQA questions per set, at "
-                                                                "most (default 400)"}),
+                                                                "most (default 250)"}),
                      ("pool", {"type": positive_int, "help": "questions of each QA pool screened (default all)"}),
-                     ("n-instructions", {"type": positive_int, "help": "just-eval instructions a task (default 100)"}),
+                     ("n-instructions", {"type": positive_int, "help": "just-eval instructions a task (default 50)"}),
                      ("only", {"nargs": "+", "help": "only these recipes (e.g. lora-short-64), default all"}),
                      ("backend", {"choices": ["hf", "vllm"], "help": "generation backend (default hf)"}),
                      ("dtype", {"choices": ["auto", "float32", "bfloat16", "float16"],
