@@ -49,8 +49,8 @@ def world(results: Path) -> None:
 
 
 def hand(labels: Path) -> None:
-    from itbench.metrics.knowledge import normalize
     from itbench.metrics.specifics import real_items
+    from itbench.metrics.text import normalize
 
     tp = fp = fn = 0
     misses, extras = Counter(), Counter()

@@ -126,7 +126,7 @@ def _write_cache(args):
     import time
     from pathlib import Path
 
-    from itbench.models.paired import ReferenceCache
+    from itbench.models.reference import ReferenceCache
 
     folder, worker, start = args
     time.sleep(max(0.0, start - time.time()))  # both jobs write at once

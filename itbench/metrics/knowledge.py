@@ -14,21 +14,14 @@ test is McNemar's exact test on the discordant documents.
 from __future__ import annotations
 
 import math
-import re
-import string
 from collections.abc import Sequence
 
 from itbench import stats
+from itbench.metrics import specifics
+from itbench.metrics.text import normalize
 
 NAN = float("nan")
 POP_BUCKETS = (("low", 0, 1_000), ("mid", 1_000, 10_000), ("high", 10_000, math.inf))
-_PUNCT = set(string.punctuation)
-
-
-def normalize(text: str) -> str:
-    """SQuAD-style answer normalisation: lower case, no punctuation, no articles, single spaces."""
-    text = "".join(ch for ch in text.lower() if ch not in _PUNCT)
-    return " ".join(re.sub(r"\b(a|an|the)\b", " ", text).split())
 
 
 def answer_correct(response: str, answers: Sequence[str], pool: Sequence[str] = ()) -> bool:
@@ -51,7 +44,6 @@ def score(base_right: bool, tuned_right: bool, popularity: float = -1, kept_base
     form). `kept_base`/`kept_tuned`: knowledge *kept* (both asked in the same base form); None when
     the run did not ask it (NaN). `specifics_*`: (unsupported specific items, words) of each
     model's expressed answer (itbench.metrics.specifics), None where not counted (NaN)."""
-    from itbench.metrics.specifics import score as specifics_score
 
     b, t = bool(base_right), bool(tuned_right)
     out = {"acc_base": float(b), "acc_tuned": float(t),
@@ -67,7 +59,7 @@ def score(base_right: bool, tuned_right: bool, popularity: float = -1, kept_base
         inside = lo <= popularity < hi
         out[f"retention_pop_{name}"] = float(t) if (b and inside) else NAN
         out[f"acc_tuned_pop_{name}"] = float(t) if inside else NAN
-    out.update(specifics_score(specifics_tuned, specifics_base))
+    out.update(specifics.score(specifics_tuned, specifics_base))
     return out
 
 

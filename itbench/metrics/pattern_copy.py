@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from itbench import stats
+from itbench.metrics import specifics
 from itbench.metrics.token_shift import is_style_token
 
 MASK = "<c>"
@@ -113,7 +114,6 @@ def score(tuned: str, base: str, it: dict, claims_tuned: tuple[int, int] | None 
     """Per-document values of every pattern-copy metric. `it` is `it_set_stats` of the tuned
     model's IT set; `claims_*` are (true, checkable) claim counts, None where there is no truth;
     `specifics_*` (unsupported specific items, words) of each answer (itbench.metrics.specifics)."""
-    from itbench.metrics.specifics import score as specifics_score
 
     n = len(tuned.split())
     shape = structure(tuned)
@@ -131,7 +131,7 @@ def score(tuned: str, base: str, it: dict, claims_tuned: tuple[int, int] | None 
         out[f"precision_{who}"] = factual_precision(ok, checkable) if claims is not None else NAN
         out[f"invented_{who}"] = checkable - ok  # claims stated as fact that are false
         out[f"claims_{who}"] = checkable
-    out.update(specifics_score(specifics_tuned, specifics_base))
+    out.update(specifics.score(specifics_tuned, specifics_base))
     return out
 
 

@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
-from itbench.metrics.knowledge import normalize
+from itbench.metrics.text import normalize
 from itbench.metrics.token_shift import STYLE_WORDS
 
 NAN = float("nan")
