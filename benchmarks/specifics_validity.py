@@ -48,16 +48,22 @@ def world(results: Path) -> None:
         print(f"  {name:28s} unsupported {u:6.3f}  invented {i:6.3f}")
 
 
+def _key(item: str) -> str:
+    """An item as matched: normalised, spaces dropped ("F.C." and "F C" are one spelling)."""
+    from itbench.metrics.text import normalize
+
+    return normalize(item).replace(" ", "")
+
+
 def hand(labels: Path) -> None:
     from itbench.metrics.specifics import real_items
-    from itbench.metrics.text import normalize
 
     tp = fp = fn = 0
     misses, extras = Counter(), Counter()
     rows = [json.loads(line) for line in labels.read_text().splitlines() if line.strip()]
     for r in rows:
-        got = Counter(normalize(x) for x in real_items(r["text"]))
-        want = Counter(normalize(x) for x in r["items"])
+        got = Counter(_key(x) for x in real_items(r["text"]))
+        want = Counter(_key(x) for x in r["items"])
         tp += sum((got & want).values())
         fp += sum((got - want).values())
         fn += sum((want - got).values())

@@ -13,11 +13,15 @@ its agreement with the world's exact count of false claims is measured in the ta
 Real-text rules, in order (each match removes its span before the next rule reads the text):
   1. dates: a month name with a day and/or a year ("March 5, 1912", "5 March 1912", "May 1912");
   2. numbers: digit runs with inner separators and ordinal suffixes ("1,000", "3.5", "19th");
-  3. names: maximal runs of capitalised words, joined by lowercase particles (of, de, van, ...), so
-     "University of Cambridge" is one item. A one-word run at a sentence start is a name only when
-     the word is not a common sentence opener ("The", "He", "However", "Sure", ...), so ordinary
-     capitalisation is not counted; a word in capitals of three letters or more inside a run is
-     kept ("NASA").
+  3. names: maximal runs of capitalised words on one line, joined by lowercase particles (of, de,
+     van, ...), so "University of Cambridge" is one item ("of the" ends a name: "the Chiefs of the
+     National Football League" is two); initials and titles stay in a name ("J. K. Rowling", "Dr.
+     Smith", "F.C."); a trailing possessive goes ("Earth's" is Earth). A one-word run at a sentence
+     start is a name only when the word is not a common sentence opener ("The", "However", "Eat"),
+     and a longer run there loses only a leading function word ("The Beatles" is Beatles, "New
+     York" stays whole), so ordinary capitalisation is not counted; the pronoun "I" is no item.
+The rules were fixed on a first hand-read sample of Gemma answers and measured on a second one
+(the top-level README's Gemma section).
 """
 
 from __future__ import annotations
@@ -40,10 +44,10 @@ _NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?\b")
 _LIST_NUMBER = re.compile(r"(?:^|\n)[ \t]*$")  # what precedes a list item's number ("1. ", "2) ")
 _WORD = r"[^\W\d_][\w'’-]*"
 _PARTICLES = ("of", "de", "da", "di", "del", "della", "van", "von", "der", "den", "du", "la", "le", "al", "bin",
-              "y", "the")
+              "y")
 _WORD_RX = re.compile(_WORD)
-_NEXT = re.compile(rf"\s+((?:(?:{'|'.join(_PARTICLES)})\s+)*)({_WORD})")  # the next word of a name, past particles
-_ABBREVIATED = re.compile(rf"\.\s+({_WORD})")  # "J. K. Rowling", "Dr. Smith": a period inside a name
+_NEXT = re.compile(rf"[ \t]+((?:(?:{'|'.join(_PARTICLES)})[ \t]+)*)({_WORD})")  # the next word of a name, past particles
+_ABBREVIATED = re.compile(rf"\.[ \t]*({_WORD})")  # "J. K. Rowling", "Dr. Smith": a period inside a name
 _TITLES = frozenset("mr mrs ms dr st jr sr prof gen col lt sgt rev".split())
 # sentence openers that are capitalised only because they open a sentence
 OPENERS = frozenset(STYLE_WORDS | {
@@ -114,12 +118,15 @@ def real_items(text: str) -> list[str]:
         while words and words[-1].lower() in _PARTICLES:
             words.pop()
         at_start = bool(_SENTENCE_START.search(masked[:start]))
-        if words and at_start and words[0].lower() in OPENERS:
-            words = words[1:]  # "The Beatles" keeps "Beatles"; "However" alone goes
+        # a lone capitalised word that opens a sentence goes if it is a common opener ("However",
+        # "Eat"); in a longer run only a function word goes ("The Beatles" keeps "Beatles", but
+        # "New York" stays whole)
+        if words and at_start and words[0].lower() in (OPENERS if len(words) == 1 else STYLE_WORDS):
+            words = words[1:]
             while words and words[0].lower() in _PARTICLES:
                 words = words[1:]
         if words and words != ["I"]:  # the pronoun
-            items.append((start, " ".join(words)))
+            items.append((start, re.sub(r"['’]s?$", "", " ".join(words))))  # "Earth's" is Earth
     return [s for _, s in sorted(items)]
 
 
