@@ -46,7 +46,8 @@ _WORD = r"[^\W\d_][\w'’-]*"
 _PARTICLES = ("of", "de", "da", "di", "del", "della", "van", "von", "der", "den", "du", "la", "le", "al", "bin",
               "y")
 _WORD_RX = re.compile(_WORD)
-_NEXT = re.compile(rf"[ \t]+((?:(?:{'|'.join(_PARTICLES)})[ \t]+)*)({_WORD})")  # the next word of a name, past particles
+# the next word of a name on the same line, past any particles
+_NEXT = re.compile(rf"[ \t]+((?:(?:{'|'.join(_PARTICLES)})[ \t]+)*)({_WORD})")
 _ABBREVIATED = re.compile(rf"\.[ \t]*({_WORD})")  # "J. K. Rowling", "Dr. Smith": a period inside a name
 _TITLES = frozenset("mr mrs ms dr st jr sr prof gen col lt sgt rev".split())
 # sentence openers that are capitalised only because they open a sentence
