@@ -130,6 +130,20 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_rescore(args) -> int:
+    from itbench.evaluate import RESULTS_FILE, rescore
+
+    folders = [Path(f) for f in args.folders]
+    bad = [str(f) for f in folders if not (f / RESULTS_FILE).is_file()]
+    if bad:
+        raise ItbenchError(f"no {RESULTS_FILE} in {', '.join(bad)}: give the folders of paired runs (a study's or "
+                           "a zoo's results/<checkpoint>)")
+    for f in folders:
+        done = rescore(f)
+        say(f"{f}: rescored " + ", ".join(f"{t} ({n} documents)" for t, n in done.items()))
+    return 0
+
+
 def cmd_leaderboard(args) -> int:
     from itbench.publish import publish
 
@@ -223,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--limit", type=positive_int, default=None, help="documents per task (smoke runs)")
     _world_args(c)
     c.set_defaults(func=cmd_compare)
+
+    rs = sub.add_parser("rescore", help="recompute every metric of paired runs from their logged samples with the "
+                                        "installed metric code (no model runs)")
+    rs.add_argument("folders", nargs="+", help="run folders holding results.json and samples_<task>.jsonl")
+    rs.set_defaults(func=cmd_rescore)
 
     lb = sub.add_parser("leaderboard", help="a leaderboard (CSV, JSON, Markdown, HTML) from lm-eval results")
     lb.add_argument("results", nargs="+", help="results files, or folders holding results*.json (with samples)")

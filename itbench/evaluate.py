@@ -115,6 +115,73 @@ def closed_form_stderrs(results: dict, samples: dict[str, list[dict]]) -> None:
             results[task][f"{name}_stderr,{filt}"] = se if math.isfinite(se) else "N/A"
 
 
+def _task_config(task: str) -> dict:
+    """A task's YAML with its includes merged (the task's own keys win), `!function` values as
+    dotted names."""
+    import yaml
+
+    path = next((p for p in paths.tasks().rglob("itbench_*.yaml") if p.stem == task), None)
+    if path is None:
+        from itbench.errors import ItbenchError
+
+        raise ItbenchError(f"{task} is not one of itbench's tasks: only their samples can be rescored")
+
+    def load(p: Path) -> dict:
+        data = yaml.safe_load(p.read_text().replace("!function ", ""))
+        inc = data.pop("include", None)
+        return {**(load(p.parent / inc) if inc else {}), **data}
+
+    return load(path)
+
+
+def rescore(folder: Path) -> dict[str, int]:
+    """Recompute every metric of a paired run from its logged samples (the documents and both
+    models' answers), with the installed metric code, and rewrite its results.json and samples
+    files in place (atomically): after a fix to a metric, no model runs again. Returns the
+    documents rescored per task."""
+    import importlib
+    import math
+    import warnings
+
+    import numpy as np
+
+    from itbench.metrics import table
+
+    results = json.loads((folder / RESULTS_FILE).read_text())
+    samples, done = {}, {}
+    for task in results["results"]:
+        path = folder / f"samples_{task}.jsonl"
+        if not task.startswith("itbench_") or not path.is_file():
+            continue
+        module, fn = _task_config(task)["process_results"].rsplit(".", 1)
+        process = getattr(importlib.import_module(module), fn)
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        for row in rows:
+            row.update(process(row["doc"], row["filtered_resps"]))
+        samples[task], done[task] = rows, len(rows)
+        fam = table.FAMILIES[table.family_of(task)]
+        for m in fam.metrics:
+            values = [r.get(m.name) for r in rows]
+            if m.corpus in ("mean", "nanmean"):
+                nums = [float(v) for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+                with warnings.catch_warnings():  # nanmean of a metric that is NaN on every document: NaN
+                    warnings.simplefilter("ignore", RuntimeWarning)
+                    agg = (np.mean if m.corpus == "mean" else np.nanmean)(nums) if nums else math.nan
+            else:
+                agg = m.corpus(values)
+            results["results"][task][f"{m.name},none"] = float(agg) if isinstance(agg, (float, np.floating)) else agg
+    closed_form_stderrs(results["results"], samples)
+    results.setdefault("itbench", {})["n"] = {task: metric_counts(rows) for task, rows in samples.items()}
+    with atomic.build_dir(folder) as tmp:
+        for f in folder.iterdir():  # what is not rewritten is kept as it was
+            if f.is_file() and f.name != RESULTS_FILE and f.stem.removeprefix("samples_") not in samples:
+                (tmp / f.name).write_bytes(f.read_bytes())
+        (tmp / RESULTS_FILE).write_text(json.dumps(results, indent=1))
+        for task, rows in samples.items():
+            (tmp / f"samples_{task}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return done
+
+
 def metric_counts(samples: list[dict]) -> dict[str, int]:
     """Per metric, the documents it is defined on (a number that is not NaN): a conditional metric
     such as retention is over the documents the base knew, fewer than the task's."""

@@ -145,3 +145,31 @@ def test_itbench_eval_batches_the_paired_model_unless_told_otherwise(monkeypatch
     assert seen[0][-2:] == ["--batch_size", "auto"]
     assert seen[1].count("--batch_size") == 1 and "8" in seen[1]
     assert "--batch_size" not in seen[2]  # another model keeps lm-eval's own default
+
+
+def test_rescore_recomputes_every_metric_from_the_logged_answers(tmp_path, capsys):
+    """After a fix to a metric, a run's results are recomputed from its samples (documents and both
+    answers) with no model: wrong values are replaced, the other files of the folder are kept."""
+    from itbench import cli
+    from itbench.models.payload import make_payload
+    from itbench.tasks.knowledge.utils import doc
+    from tests.fake_results import write_run
+
+    KP = "itbench_knowledge_popqa"
+    docs = [doc("Who wrote Hamlet?", ["Shakespeare"], "popqa", popularity=50),
+            doc("What is the capital of France?", ["Paris"], "popqa", popularity=5000)]
+    answers = [make_payload(tuned="William Shakespeare wrote it in 1603 in London.", base="Shakespeare",
+                            tuned_kept="Shakespeare", base_kept="Shakespeare"),
+               make_payload(tuned="Lyon", base="Paris", tuned_kept="Paris", base_kept="Paris")]
+    rows = [{"doc": d, "filtered_resps": [a], "retention": 0.0, "unsupported_tuned": 99.0}
+            for d, a in zip(docs, answers, strict=True)]
+    folder = write_run(tmp_path / "run", metrics={KP: {"retention": (0.0, 0.0), "unsupported_tuned": (99.0, 0.0)}},
+                       samples={KP: rows}).parent
+    (folder / "lm_eval.log").write_text("kept")
+    assert cli.main(["rescore", str(folder)]) == 0
+    res = json.loads((folder / "results.json").read_text())["results"][KP]
+    assert res["retention,none"] == 0.5 and res["kept_retention,none"] == 1.0  # Hamlet kept in chat, Paris lost
+    assert res["unsupported_tuned,none"] == 1.5  # 1603 and London, then Lyon: (2 + 1) / 2
+    assert (folder / "lm_eval.log").read_text() == "kept"
+    assert "rescored itbench_knowledge_popqa (2 documents)" in capsys.readouterr().out
+    assert cli.main(["rescore", str(tmp_path / "nothing")]) == 2
