@@ -6,8 +6,10 @@ is known. Prints figures; asserts nothing.
    pattern-copy answers and the world's exact count of invented details (false claims) in them;
    the same over single answers.
 2. Real text: the items `real_items` extracts against items marked by hand in a sample of
-   answers (a JSONL of {"text", "items"}: benchmarks/data/specifics_hand_labels.jsonl),
-   precision and recall over items (matched after normalisation).
+   answers (a JSONL of {"text", "items"}), precision and recall over items (matched after
+   normalisation): benchmarks/data/specifics_hand_labels.jsonl (26 lora-short answers, read while
+   the rules were written) and specifics_hand_labels_heldout.jsonl (24 lora-long answers drawn with
+   a fixed seed and labelled before the extractor was run on them; the rules were not changed after).
     .venv/bin/python benchmarks/specifics_validity.py [--world-results DIR] [--labels FILE]
 """
 
@@ -69,9 +71,13 @@ def hand(labels: Path) -> None:
         fn += sum((want - got).values())
         extras.update(got - want)
         misses.update(want - got)
+    from itbench.stats import wilson_interval
+
     p, rc = tp / max(tp + fp, 1), tp / max(tp + fn, 1)
-    print(f"hand-read sample, {len(rows)} answers, {tp + fn} items marked: extraction precision {p:.3f} "
-          f"({tp} of {tp + fp}), recall {rc:.3f} ({tp} of {tp + fn})")
+    (plo, phi), (rlo, rhi) = wilson_interval(p, tp + fp), wilson_interval(rc, tp + fn)
+    print(f"hand-read sample {labels.name}, {len(rows)} answers, {tp + fn} items marked: extraction precision "
+          f"{p:.3f} [{plo:.3f}, {phi:.3f}] ({tp} of {tp + fp}), recall {rc:.3f} [{rlo:.3f}, {rhi:.3f}] "
+          f"({tp} of {tp + fn}; Wilson intervals over items)")
     print(f"  extracted but not marked: {extras.most_common(12)}")
     print(f"  marked but not extracted: {misses.most_common(12)}")
 
@@ -81,12 +87,16 @@ def main() -> None:
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--world-results", default=str(paths.results()))
-    ap.add_argument("--labels", default=str(Path(__file__).parent / "data" / "specifics_hand_labels.jsonl"))
+    data = Path(__file__).parent / "data"
+    ap.add_argument("--labels", nargs="+", default=[str(data / "specifics_hand_labels.jsonl"),
+                                                    str(data / "specifics_hand_labels_heldout.jsonl")],
+                    help="hand-read samples: the first tuned the rules, the held-out one did not")
     args = ap.parse_args()
     if Path(args.world_results).is_dir():
         world(Path(args.world_results))
-    if Path(args.labels).is_file():
-        hand(Path(args.labels))
+    for labels in map(Path, args.labels):
+        if labels.is_file():
+            hand(labels)
 
 
 if __name__ == "__main__":
