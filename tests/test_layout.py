@@ -144,3 +144,27 @@ def test_task_adapters_keep_no_module_level_mutable_state():
             if mutable:
                 offenders.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert not offenders, f"module-level mutable state in task adapters: {offenders}"
+
+
+ABSOLUTE = __import__("re").compile(r"(?<![\w.<:/])/(?:work|tmp|root|home|Users|var|opt|mnt|srv|private)/|[A-Z]:\\\\")
+
+
+def test_committed_leaderboards_carry_no_path_of_the_machine_that_made_them():
+    board = Path(__file__).resolve().parents[1] / "leaderboard"
+    found = [f"{p.relative_to(board)}: {m.group(0)!r}" for p in sorted(board.rglob("*")) if p.is_file()
+             for m in [ABSOLUTE.search(p.read_text(errors="replace"))] if m]
+    assert not found, found
+
+
+def test_recorded_commands_are_portable(tmp_path):
+    from itbench.publish import portable
+
+    inside = tmp_path / "repo"
+    cmd = (f"itbench study --base gemma-3-270m --data /srv/shared/data --out {inside}/runs/x "
+           f"--leaderboard {inside}/leaderboard/g --model_args base=/root/m,lora={inside}/a")
+    got = portable(cmd, cwd=inside)
+    assert got == ("itbench study --base gemma-3-270m --data <data> --out runs/x --leaderboard leaderboard/g "
+                   "--model_args base=<base>,lora=a"), got
+    assert not ABSOLUTE.search(got)
+    assert ABSOLUTE.search(cmd)  # the check sees what it must remove
+    assert portable("itbench demo --leaderboard leaderboard") == "itbench demo --leaderboard leaderboard"
