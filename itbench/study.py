@@ -125,8 +125,11 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
     base_id = checkpoint.identity(base)
     done = []
     todo = [e for e in entries(config) if e.method != "base"]
-    todo = [next(e for e in todo if e.name == name) for name in _tuned_names(config)]
-    for i, entry in enumerate(todo, 1):
+    todo = {e.name: e for e in todo}
+    todo = [todo[name] for name in _tuned_names(config)]
+    index = {e.name: i for i, e in enumerate(todo, 1)}
+    for name in atomic.claimed(list(index), lambda n: out / f".{n}.lock", log=log):
+        entry, i = todo[index[name] - 1], index[name]
         recipe = FinetuneRecipe(method=entry.method, seed=entry.seed, epochs=config.epochs,
                                 batch_size=config.batch_size, max_length=config.max_length,
                                 lr=config.lr.get(entry.method), precision=config.precision)
@@ -160,7 +163,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
         log(f"[train {i}/{len(todo)}] {entry.name}: {state} in {time.perf_counter() - t0:.0f}s "
             f"({rows['trained_rows']} of {rows['rows']} rows, final loss {manifest['training']['final_loss']:.3f})")
         done.append(manifest)
-    return done
+    return sorted(done, key=lambda m: index.get(m.get("name"), 0))
 
 
 def _tuned_names(config: StudyConfig) -> list[str]:
@@ -205,12 +208,13 @@ def evaluate(config: StudyConfig, base: str, out: Path, results: Path, screen_fi
         settings["screen"] = atomic.sha256_file(screen_file)
     names = names or _tuned_names(config)
     got = {}
-    for i, name in enumerate(names, 1):
-        t0 = time.perf_counter()
+    index = {name: i for i, name in enumerate(names, 1)}
+    for name in atomic.claimed(names, lambda n: results / f".{n}.lock", log=log):
+        i, t0 = index[name], time.perf_counter()
         got[name] = cached_paired(base, out / name, list(TASKS), results, name, {"settings": settings},
                                   extra={"study": settings}, model_args=model_args, metadata=metadata)
         log(f"[eval {i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.0f}s")
-    return got
+    return {name: got[name] for name in names}
 
 
 JUDGE_TASK = "itbench_judge_just_eval"

@@ -87,3 +87,51 @@ def test_a_killed_compare_resumes_and_recomputes_a_damaged_result(tiny_zoo, tiny
     assert _stamp(first) == kept
     assert json.loads(damaged.read_text())["itbench"]["checkpoint"] == names[1]
     capsys.readouterr()
+
+
+def test_a_lock_held_elsewhere_is_reported_not_waited_for(tmp_path):
+    from itbench.utils import atomic
+
+    with atomic.lock(tmp_path / ".x.lock") as first:
+        assert first
+        with atomic.lock(tmp_path / ".x.lock", wait=False) as second:  # another open file: another holder
+            assert second is False
+    with atomic.lock(tmp_path / ".x.lock", wait=False) as again:
+        assert again
+
+
+CLAIMING = """
+import json, os, sys, time
+from pathlib import Path
+from itbench.utils import atomic
+work = Path(sys.argv[1])
+(work / f"ready.{os.getpid()}").touch()
+while not (work / "go").exists():
+    time.sleep(0.01)
+for name in atomic.claimed([f"ckpt{i}" for i in range(6)], lambda n: work / f".{n}.lock", log=lambda m: None):
+    done = work / f"{name}.done"
+    if done.exists():  # the cache another process filled
+        continue
+    time.sleep(0.3)
+    atomic.write_text(done, str(os.getpid()))
+    with open(work / "log.jsonl", "a") as f:
+        f.write(json.dumps([os.getpid(), name]) + "\\n")
+"""
+
+
+def test_two_processes_share_one_list_and_compute_each_item_once(tmp_path):
+    """Two `itbench study` processes on one cache: each checkpoint is trained (evaluated) by one of
+    them; the other puts it off and then finds it done."""
+    script = tmp_path / "claim.py"
+    script.write_text(CLAIMING)
+    procs = [subprocess.Popen([sys.executable, str(script), str(tmp_path)]) for _ in range(2)]
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.glob("ready.*"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (tmp_path / "go").touch()  # both start together
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    rows = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
+    names = [name for _, name in rows]
+    assert sorted(names) == [f"ckpt{i}" for i in range(6)], rows  # each once, none lost
+    assert len({pid for pid, _ in rows}) == 2, rows  # both did part of the work
+    assert all((tmp_path / f"{n}.done").read_text().isdigit() for n in names)  # nothing half written

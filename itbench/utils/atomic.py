@@ -63,6 +63,47 @@ def build_dir(final: str | os.PathLike):
         shutil.rmtree(old, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def lock(path: str | os.PathLike, wait: bool = True):
+    """An exclusive lock on `path` between processes (flock: the system drops it when its holder
+    exits, killed included, so nothing stale is left). Yields True once held; with wait=False it
+    yields False at once where another process holds it."""
+    import fcntl
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def claimed(names, lock_of, log=print):
+    """Yield each name while holding its lock (`lock_of(name)` is the lock file), so several
+    processes working down one list share it: a name another process holds is put off and taken,
+    waiting for it, only after the free ones (by then usually done and cached)."""
+    later = []
+    for name in names:
+        with lock(lock_of(name), wait=False) as held:
+            if held:
+                yield name
+                continue
+        later.append(name)
+    for name in later:
+        log(f"{name}: another process holds it; waiting for it")
+        with lock(lock_of(name)):
+            yield name
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -75,7 +116,7 @@ def sha256_json(data) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
 
-_LEFTOVER = re.compile(r"^\..+\.(tmp|old\.\d+)$")  # what write_text and build_dir leave when killed
+_LEFTOVER = re.compile(r"^\..+\.(tmp|old\.\d+|lock)$")  # what write_text, build_dir and lock leave
 
 
 def check_output(out: str | os.PathLike, inputs=(), *, ours=(), flag: str = "--out", what: str = "output") -> Path:
