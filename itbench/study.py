@@ -182,10 +182,10 @@ def screen(config: StudyConfig, base: str, out: Path, log=print) -> dict:
     the evaluation's own settings (itbench.screen); writes the selection the knowledge tasks read."""
     from itbench import screen as screening
 
-    return screening.build(base, out, n_known=config.n_known, n_sample=config.n_questions, pool_size=config.pool,
-                           log=log,
-                           backend=config.backend, dtype=config.dtype, batch_size=config.eval_batch_size,
-                           max_gen_cap=config.max_gen_cap)
+    with atomic.lock(out.parent / f".{out.name}.lock"):  # a second study process waits, then reads the cache
+        return screening.build(base, out, n_known=config.n_known, n_sample=config.n_questions,
+                               pool_size=config.pool, log=log, backend=config.backend, dtype=config.dtype,
+                               batch_size=config.eval_batch_size, max_gen_cap=config.max_gen_cap)
 
 
 def evaluate(config: StudyConfig, base: str, out: Path, results: Path, screen_file: Path | None = None,
