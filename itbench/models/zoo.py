@@ -215,8 +215,20 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
         seconds = time.perf_counter() - t0
         log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "
             f"{_probe_line(manifest)}")
+        if entry.method == "base" and not manifest.get("training", {}).get("reached_target", True):
+            log(missed_target(manifest))
         results.append({**manifest, "path": str(zoo_dir / entry.name), "built": built, "seconds": seconds})
     return results
+
+
+def missed_target(manifest: dict) -> str:
+    """The warning for a base that ended its training short of its stopping rule."""
+    training = manifest["training"]
+    last = (training.get("stopping") or [{}])[-1]
+    got = ", ".join(f"{k} {v:.2f}" for k, v in last.items() if isinstance(v, float))
+    return (f"WARNING: the base missed its stopping rule after {training.get('epochs')} epochs ({got}): every "
+            "finding of this zoo rests on a base that knows less than its recipe asks (BaseRecipe in "
+            "itbench/world/organisms.py); rebuild it with another --base-seed")
 
 
 def _probe_line(manifest: dict) -> str:
