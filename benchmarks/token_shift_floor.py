@@ -69,6 +69,9 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=16)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(min(args.threads, numba.config.NUMBA_NUM_THREADS))  # the statistics kernel's threads
     for vocab in (32000, 262144):
         f, o = measure(vocab, args.n)
         print(f"vocab {vocab:>6}: floor (bare forward of both models) {f:.3f}s, itbench token shift {o:.3f}s, "

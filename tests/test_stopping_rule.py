@@ -34,7 +34,9 @@ def test_reached_needs_every_split_at_the_target_and_the_copy_rate():
 
 
 def test_rounds_then_the_led_phase_run_until_the_target_or_their_budgets(tiny_world, tmp_path):
-    strict = replace(TINY_BASE, target=1.0, copy_target=1.0, round_epochs=2, max_extra_epochs=4, max_led_epochs=4)
+    # a short main phase: the rule's rounds, not the base's knowledge, are under test (3x faster than 15 epochs)
+    strict = replace(TINY_BASE, epochs=3, target=1.0, copy_target=1.0, round_epochs=2, max_extra_epochs=4,
+                     max_led_epochs=4)
     never = pretrain_base(tiny_world, strict, tmp_path / "a")
     steps = [(h["epochs"], h["phase"]) for h in never["stopping"]]
     assert all({"heldout", "qa", "copy", "copy_after_lead"} <= set(h) for h in never["stopping"])
@@ -43,18 +45,18 @@ def test_rounds_then_the_led_phase_run_until_the_target_or_their_budgets(tiny_wo
         assert not any(strict.satisfied(h) for h in never["stopping"][:-1] if h["phase"] == "led")
     else:
         main = [s for s in steps if s[1] != "led"]
-        assert main == [(15, "main"), (17, "rounds"), (19, "rounds")][:len(main)]
+        assert main == [(3, "main"), (5, "rounds"), (7, "rounds")][:len(main)]
         assert len(main) == 3 or strict.satisfied(never["stopping"][len(main) - 1], led=False)
         assert steps[len(main):] == [(main[-1][0] + 2, "led"), (main[-1][0] + 4, "led")]
         assert never["epochs"] == steps[-1][0]
     # a base that meets the rule at once still reads the led corpus for one round
-    at_once = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, copy_target=0.0, round_epochs=2,
+    at_once = pretrain_base(tiny_world, replace(TINY_BASE, epochs=2, target=0.0, copy_target=0.0, round_epochs=2,
                                                 max_extra_epochs=4, max_led_epochs=4), tmp_path / "b")
-    assert [(h["epochs"], h["phase"]) for h in at_once["stopping"]] == [(15, "main"), (17, "led")]
-    assert at_once["reached_target"] and at_once["epochs"] == 17
-    without = pretrain_base(tiny_world, replace(TINY_BASE, target=0.0, copy_target=0.0, max_led_epochs=0),
+    assert [(h["epochs"], h["phase"]) for h in at_once["stopping"]] == [(2, "main"), (4, "led")]
+    assert at_once["reached_target"] and at_once["epochs"] == 4
+    without = pretrain_base(tiny_world, replace(TINY_BASE, epochs=2, target=0.0, copy_target=0.0, max_led_epochs=0),
                             tmp_path / "c")
-    assert [h["epochs"] for h in without["stopping"]] == [15]
+    assert [h["epochs"] for h in without["stopping"]] == [2]
 
 
 def test_the_tuned_rule_asks_for_rounds_until_the_target_or_the_budget():

@@ -23,12 +23,16 @@ def test_default_zoo_has_every_method_both_styles_and_a_size_series():
                                                  ("full-short-4x-seed2", 2)]
 
 
-def test_seeds_change_the_training_and_are_recorded(tiny_world, tmp_path):
+def test_seeds_change_the_training_and_are_recorded(tiny_world, tiny_zoo, tmp_path):
+    import shutil
+
     from itbench.models.zoo import ZooEntry, replicates
 
+    shutil.copytree(tiny_zoo["dir"] / "base", tmp_path / "zoo" / "base")  # the tiny zoo's base, reused (cached)
     entries = [ZooEntry("base", "base"), *replicates(ZooEntry("lora-short-1x", "lora", "short", 1), 2)]
-    out = build_zoo(tiny_world, tmp_path / "zoo", entries=entries, base_recipe=TINY_BASE, stopping=TINY_FORMAT_RULE,
+    out = build_zoo(tiny_world, tmp_path / "zoo", entries=entries, base_recipe=TINY_BASE, stopping=None,
                     progress=False, log=lambda *_: None)
+    assert not out[0]["built"]  # the copied base was taken as it is
     a, b = out[1], out[2]
     assert a["replicate"] == {"group": "lora-short-1x", "seed": 0} and b["replicate"] == {"group": "lora-short-1x",
                                                                                           "seed": 1}
