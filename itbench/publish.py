@@ -26,12 +26,15 @@ def check_output(out: str | Path, inputs: list[str | Path]) -> Path:
 
 def portable(command: str, cwd: str | Path | None = None) -> str:
     """The command as committed files record it: an absolute path inside the working folder becomes
-    relative to it; any other one becomes a placeholder named by its flag or key (`--data <data>`,
-    `base=<base>`), so a leaderboard carries no path of the machine that generated it."""
+    relative to it, one in $ITBENCH_HOME is written from there; any other one becomes a placeholder
+    named by its flag or key (`--data <data>`, `base=<base>`), so a leaderboard carries no path of
+    the machine that generated it."""
     import os
     import re
 
-    cwd = Path(cwd or os.getcwd()).resolve()
+    from itbench import paths
+
+    cwd, home = Path(cwd or os.getcwd()).resolve(), paths.home().resolve()
 
     def swap(m: re.Match) -> str:
         lead, path = m.group(1), Path(m.group(2)).expanduser()
@@ -39,6 +42,8 @@ def portable(command: str, cwd: str | Path | None = None) -> str:
             path = path.resolve()
             if path.is_relative_to(cwd):
                 return lead + os.path.relpath(path, cwd)
+            if path.is_relative_to(home):  # itbench's own cache: the same place on every machine
+                return lead + str(Path("$ITBENCH_HOME") / path.relative_to(home))
         except (OSError, ValueError):
             pass
         before = command[:m.start(2)]

@@ -168,3 +168,7 @@ def test_recorded_commands_are_portable(tmp_path):
     assert not ABSOLUTE.search(got)
     assert ABSOLUTE.search(cmd)  # the check sees what it must remove
     assert portable("itbench demo --leaderboard leaderboard") == "itbench demo --leaderboard leaderboard"
+    from itbench import paths
+
+    cached = portable(f"itbench leaderboard {paths.home()}/study/g/results --out x", cwd=inside)
+    assert cached == "itbench leaderboard $ITBENCH_HOME/study/g/results --out x", cached
