@@ -243,11 +243,13 @@ def test_committed_gemma_study_leaderboard_renders_in_chromium(tmp_path):
 
     board = ROOT / "leaderboard" / "gemma-3-270m"
     data = json.loads((board / "leaderboard.json").read_text())
-    assert "do not edit by hand" in data["meta"]["note"] and "itbench study" in data["meta"]["note"]
+    note = data["meta"]["note"]
+    assert "do not edit by hand" in note and ("itbench study" in note or "$ITBENCH_HOME/study/gemma-3-270m" in note)
     info = check_page(board / "index.html", tmp_path / "gemma.png")
-    assert info["errors"] == [] and info["rows"] == len(data["rows"]) == 1 + 7
+    # the base and at least the four recipes behind findings 1-3 (the improved ones join as evaluated)
+    assert info["errors"] == [] and info["rows"] == len(data["rows"]) >= 1 + 4
     assert {"token-shift-classes", "kl-position", "retention-forgetting"} <= set(info["plot_names"])
-    assert {f["number"] for f in findings.read(board / "findings.json")} == {1, 2, 3, 4}
+    assert {1, 2, 3} <= {f["number"] for f in findings.read(board / "findings.json")} <= {1, 2, 3, 4}
 
 
 def test_two_bases_with_one_name_stay_apart(tmp_path):
