@@ -124,12 +124,11 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
 
     base_id = checkpoint.identity(base)
     done = []
-    todo = [e for e in entries(config) if e.method != "base"]
-    todo = {e.name: e for e in todo}
-    todo = [todo[name] for name in _tuned_names(config)]
-    index = {e.name: i for i, e in enumerate(todo, 1)}
-    for name in atomic.claimed(list(index), lambda n: out / f".{n}.lock", log=log):
-        entry, i = todo[index[name] - 1], index[name]
+    by_name = {e.name: e for e in entries(config) if e.method != "base"}
+    names = _tuned_names(config)
+    index = {name: i for i, name in enumerate(names, 1)}
+    for name in atomic.claimed(names, lambda n: out / f".{n}.lock", log=log):
+        entry, i = by_name[name], index[name]
         recipe = FinetuneRecipe(method=entry.method, seed=entry.seed, epochs=config.epochs,
                                 batch_size=config.batch_size, max_length=config.max_length,
                                 lr=config.lr.get(entry.method), precision=config.precision)
@@ -160,7 +159,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
         else:
             state = "cached"
         rows = manifest["data"]
-        log(f"[train {i}/{len(todo)}] {entry.name}: {state} in {time.perf_counter() - t0:.0f}s "
+        log(f"[train {i}/{len(names)}] {entry.name}: {state} in {time.perf_counter() - t0:.0f}s "
             f"({rows['trained_rows']} of {rows['rows']} rows, final loss {manifest['training']['final_loss']:.3f})")
         done.append(manifest)
     return sorted(done, key=lambda m: index.get(m.get("name"), 0))
