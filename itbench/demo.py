@@ -62,7 +62,7 @@ def stopping_rule(tiny: bool = False):
 
 def zoo_table(results: list[dict]) -> str:
     """The zoo's quick probes as a Markdown table, a row per recipe and a value per seed in each
-    cell ("76% / 60% / 58%" for seeds 0 / 1 / 2): the README's zoo table is this, from a cold run.
+    cell ("76% / 60% / 58%" for seeds 0 / 1 / 2): docs/world.md's zoo table is this, from a cold run.
     Answers about the asked fact are counted on the seen entities' probes (held-out and Q/A-trained),
     and on the unseen entities' apart: a name the base never read is not one it learnt to copy."""
     pct = "{:.0%}".format

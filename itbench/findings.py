@@ -9,7 +9,7 @@ seeds are independent); a comparison inside one recipe (tuned minus base, one me
 another) takes the difference seed by seed. With one seed on a side, training noise is unknown: the
 interval is the items' alone and the verdict says "single seed", never "yes".
 
-`leaderboard/findings.json` is this module's output for the world zoo; the README's findings
+`leaderboard/findings.json` is this module's output for the world zoo; docs/world-findings.md's findings
 tables are rendered from that file (`render_markdown`) and a test keeps them in sync.
 """
 

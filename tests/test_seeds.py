@@ -157,17 +157,23 @@ def test_findings_render_and_sync_into_a_readme():
     assert "old2" not in both and both.count(md) == 2 and "\nmid\n" in both
 
 
-def test_readme_findings_are_the_committed_findings_json():
-    """The README's findings tables are generated from leaderboard/findings.json (`itbench findings
-    leaderboard/findings.json --readme README.md`), never edited by hand."""
+def test_docs_findings_are_the_committed_findings_json():
+    """The docs' findings tables are generated from the committed findings files (`itbench findings
+    leaderboard/findings.json --readme docs/world-findings.md`, and the Gemma board's into
+    docs/study.md, beside the world's into README.md), never edited by hand."""
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    readme = (root / "README.md").read_text(encoding="utf-8")
-    for source in ("leaderboard/findings.json", "leaderboard/agreement/findings.json",  # world, its runs agreed
-                   "leaderboard/gemma-3-270m/findings.json"):  # real LM
+    for doc, source in (("docs/world-findings.md", "leaderboard/findings.json"),
+                        ("docs/world-findings.md", "leaderboard/agreement/findings.json"),  # the runs agreed
+                        ("docs/study.md", "leaderboard/gemma-3-270m/findings.json")):  # real LM
+        text = (root / doc).read_text(encoding="utf-8")
         found = findings.read(root / source)
-        assert found and findings.sync_readme(readme, found, source=source) == readme, source
+        assert found and findings.sync_readme(text, found, source=source) == text, (doc, source)
+    real, world = "leaderboard/gemma-3-270m/findings.json", "leaderboard/findings.json"
+    readme = (root / "README.md").read_text(encoding="utf-8")
+    table = findings_sets.side_by_side(findings.read(root / world), findings.read(root / real), "Gemma 3 270M")
+    assert findings_sets.sync_beside(readme, table, real, world) == readme
 
 
 def test_two_findings_files_compare_by_verdict(tmp_path, capsys):

@@ -21,7 +21,7 @@ Real-text rules, in order (each match removes its span before the next rule read
      and a longer run there loses only a leading function word ("The Beatles" is Beatles, "New
      York" stays whole), so ordinary capitalisation is not counted; the pronoun "I" is no item.
 The rules were fixed on a first hand-read sample of Gemma answers and measured on a second one
-(the top-level README's Gemma section).
+(the pattern-copy task README; docs/study.md).
 """
 
 from __future__ import annotations

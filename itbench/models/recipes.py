@@ -1,7 +1,7 @@
 """Fine-tuning recipes: the methods the paper compares, as data.
 
 The paper's recipe where it states one: 3 epochs, LoRA rank 8, one learning rate per method.
-What it leaves open is fixed here once and not tuned to make an effect appear (see the README):
+What it leaves open is fixed here once and not tuned to make an effect appear (see docs/world.md):
 LoRA alpha 16, dropout 0.05, all linear layers; NEFTune alpha 5 (NEFTune's own 7B default);
 an AlpaGasus keep threshold of 4.5 on a 1-5 judge score. Learning rates are per method, scaled to
 the organisms: the paper's fine-tuning rate is about a sixth of LLaMA-2's peak pretraining rate,

@@ -46,7 +46,7 @@ class ZooEntry:
 DEFAULT_SEEDS = 3
 
 # The tuned organisms' stopping rule: the paper's 3 epochs, then rounds of 3 until 90% of the answers
-# to held-out instructions are in the IT set's format (see the README: at 3 epochs the long style
+# to held-out instructions are in the IT set's format (see docs/world.md: at 3 epochs the long style
 # and the 1x sets answered 0% well formed, so finding 2 compared a learned style with an unlearned one).
 FORMAT_RULE = StoppingRule()
 # The tiny zoo's (tests, smoke runs): one round at most, to keep the tests' zoo quick.
