@@ -124,6 +124,27 @@ def test_a_task_that_crashes_in_a_run_the_gate_starts_fails(tmp_path, monkeypatc
      "confidence must be between 0 and 1"),
     ("checks = [\n", "cannot be read"),
     ("name = 'empty'\n", "has no checks"),
+    # checked against the metric table: a typo is the policy's error, not the model's failure
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retentoin'\nat_least = 0.9\n",
+     "metric 'retentoin' is not a metric of itbench_knowledge_world (family knowledge); nearest: retention"),
+    ("[[checks]]\ntask = 'itbench_knowlege_world'\nmetric = 'retention'\nat_least = 0.9\n",
+     "belongs to no itbench task family"),
+    ("[[checks]]\ntask = 'itbench_knowlege_world'\nmetric = 'retention'\nat_least = 0.9\n",
+     "nearest: itbench_knowledge_world"),
+    ("[[checks]]\ntask = 'itbench_borrowed_world'\nmetric = 'borowed_rate'\nof = 'change'\nat_most = 0.02\n",
+     "no tuned and base side to take a change of (of = \"change\"); nearest: borrowed_rate"),
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'kept_retention'\nof = 'change'\nat_least = 0\n",
+     "metric 'kept_retention' of itbench_knowledge_world has no tuned and base side"),
+    ("[[checks]]\ntask = 'itbench_token_shift_world'\nmetric = 'shifted_share'\nat_least = 0.25\n",
+     "shifted_share is lower-is-better, and at_least 0.25 alone passes a model that makes it worse: bound it with at_most"),
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nat_most = 0.9\n",
+     "retention is higher-is-better, and at_most 0.9 alone passes a model that loses it"),
+    ("[[checks]]\ntask = 'itbench_borrowed_world'\nmetric = 'borrowed_rate'\nof = 'change'\nat_least = 0.02\n",
+     "borrowed_rate change is lower-is-better"),
+    ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nat_least = 1.5\n",
+     "at_least 1.5 is outside the range of retention, [0, 1]: the check could never decide"),
+    ("[[checks]]\ntask = 'itbench_pattern_copy_world'\nmetric = 'precision'\nof = 'change'\nat_least = -2\n",
+     "at_least -2 is outside the range of precision change, [-1, 1]"),
 ])
 def test_bad_policy_is_an_error(tmp_path, capsys, text, expect):
     policy = tmp_path / "p.toml"
@@ -175,6 +196,11 @@ def test_shipped_policy_loads_and_every_check_names_a_real_metric():
                 for m in re.findall(r"- metric: (\w+)", f.read_text())}
     for c in policy.checks:
         assert (c.metric if c.of == "value" else f"{c.metric}_tuned") in declared
+    shipped = sorted(Path(gate.policy_path("default")).parent.glob("*.toml"))
+    assert len(shipped) >= 2
+    for path in shipped:  # every policy itbench ships passes the metric table's checks
+        p = gate.load_policy(path)
+        assert all(gate.policy.against_table(c) is None for c in p.checks), path
 
 
 @pytest.mark.parametrize("metric, value, expect", [

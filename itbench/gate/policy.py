@@ -167,6 +167,61 @@ def load_policy(path: str | Path) -> Policy:
         raise ItbenchError(f"policy {path}: expected a table with `checks`, got {type(data).__name__}")
     data.setdefault("name", path.stem)
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as err:
         raise ItbenchError(f"policy {path}: {_message(err)}") from err
+    problems = [f"check {i} ({c.name}): {why}" for i, c in enumerate(policy.checks, 1) if (why := against_table(c))]
+    if problems:
+        raise ItbenchError(f"policy {path}: " + "; ".join(problems))
+    return policy
+
+
+def _nearest(word: str, names) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(word, sorted(names), n=3, cutoff=0.5)
+    return f"; nearest: {', '.join(near)}" if near else ""
+
+
+def shipped_tasks() -> list[str]:
+    """The task names of the YAML files itbench ships (itbench/tasks/*/itbench_*.yaml)."""
+    return sorted(p.stem for p in paths.tasks().glob("*/itbench_*.yaml"))
+
+
+def against_table(check: Check) -> str | None:
+    """What is wrong with a check against the metric table (itbench.metrics.table), or None: a task
+    of no itbench family, a metric its family does not declare (for `of = "change"`, one without a
+    tuned and a base side), a bound on the side that lets a worse model pass, or a bound outside
+    the metric's range (a check that can never pass, or never fail)."""
+    from itbench.metrics.table import FAMILIES, METRICS, family_of
+
+    family = family_of(check.task)
+    if family is None:
+        return (f"task {check.task!r} belongs to no itbench task family (itbench_<family>_<name>, family one of "
+                f"{', '.join(FAMILIES)}){_nearest(check.task, shipped_tasks())}")
+    declared = {m.name for m in FAMILIES[family].metrics}
+    sides = {n.removesuffix("_tuned") for n in declared if n.endswith("_tuned") and n[:-6] + "_base" in declared}
+    if check.of == "change":
+        if check.metric not in sides:
+            return (f"metric {check.metric!r} of {check.task} has no tuned and base side to take a change of "
+                    f"(of = \"change\"){_nearest(check.metric, sides)}")
+        metric = METRICS[(family, check.metric + "_tuned")]
+        low, high = metric.low - metric.high, metric.high - metric.low
+    else:
+        name = check.metric + "_tuned" if check.metric in sides else check.metric
+        if name not in declared:
+            return (f"metric {check.metric!r} is not a metric of {check.task} (family {family})"
+                    f"{_nearest(check.metric, declared | sides)}")
+        metric = METRICS[(family, name)]
+        low, high = metric.low, metric.high
+    what = f"{check.metric}{' change' if check.of == 'change' else ''}"
+    if metric.higher_is_better and check.at_least is None:
+        return (f"{what} is higher-is-better, and at_most {check.at_most:g} alone passes a model that loses it: "
+                "bound it with at_least")
+    if not metric.higher_is_better and check.at_most is None:
+        return (f"{what} is lower-is-better, and at_least {check.at_least:g} alone passes a model that makes it "
+                "worse: bound it with at_most")
+    for key, bound in (("at_least", check.at_least), ("at_most", check.at_most)):
+        if bound is not None and not low <= bound <= high:
+            return f"{key} {bound:g} is outside the range of {what}, [{low:g}, {high:g}]: the check could never decide"
+    return None
