@@ -77,7 +77,10 @@ def cmd_finetune(args) -> int:
     local = args.base if Path(args.base).exists() else None  # else a hub or embedded name
     atomic.check_output(args.out, [local, args.data, args.judge_scores], ours=(MANIFEST,), what="checkpoint")
     scores = read_judge_scores(args.judge_scores) if args.judge_scores else None
-    manifest = finetune(args.base, args.data, recipe, args.out, judge_scores=scores)
+    from itbench.utils.progress import Steps
+
+    manifest = finetune(args.base, args.data, recipe, args.out, judge_scores=scores, log=say,
+                        progress=Steps(f"{args.method} training", lines=True))
     say(f"{args.method} checkpoint at {args.out} ({manifest['training']['steps']} steps, "
         f"final loss {manifest['training']['final_loss']:.3f})")
     return 0

@@ -116,16 +116,92 @@ def to_dataset(rows: list[dict]):
 
 
 # --- instruction-tuning sets -------------------------------------------------------------------
+def _with_input(text: str, extra) -> str:
+    """An instruction with its input or context appended (Alpaca's prompt keeps both)."""
+    extra = extra.strip() if isinstance(extra, str) else ""
+    return f"{text}\n\n{extra}" if extra else text
+
+
+def _turns(row: dict) -> tuple[str, str] | None:
+    """(instruction, response) of a chat row: the last assistant turn and the user turn before it
+    (a system turn, if any, opens the instruction). OpenAI `messages` ({role, content}) or
+    ShareGPT `conversations` ({from, value}); None when the row has no such pair."""
+    turns = row.get("messages") if "messages" in row else row.get("conversations")
+    if not isinstance(turns, list) or not all(isinstance(m, dict) for m in turns):
+        return None
+    roles = {"human": "user", "gpt": "assistant", "model": "assistant", "bot": "assistant"}
+    said = [(roles.get(m.get("role", m.get("from")), m.get("role", m.get("from"))), m.get("content", m.get("value")))
+            for m in turns]
+    last = max((i for i, (r, c) in enumerate(said) if r == "assistant" and isinstance(c, str)), default=None)
+    user = max((i for i, (r, c) in enumerate(said[:last or 0]) if r == "user" and isinstance(c, str)), default=None)
+    if last is None or user is None:
+        return None
+    system = next((c for r, c in said[:user] if r == "system" and isinstance(c, str) and c.strip()), None)
+    return (_with_input(system, said[user][1]) if system else said[user][1]), said[last][1]
+
+
+# The formats users bring, tried in this order on the first row's fields: (name, fields that mark
+# it, what it becomes, the row's (instruction, response) or None)
+IT_FORMATS = (
+    ("instruction/response", ("instruction", "response"), "instruction + input or context -> prompt",
+     lambda r: (_with_input(r["instruction"], r.get("input") or r.get("context")), r["response"])
+     if isinstance(r.get("instruction"), str) and isinstance(r.get("response"), str) else None),
+    ("Alpaca", ("instruction", "output"), "instruction + input -> prompt, output -> response",
+     lambda r: (_with_input(r["instruction"], r.get("input")), r["output"])
+     if isinstance(r.get("instruction"), str) and isinstance(r.get("output"), str) else None),
+    ("chat messages", ("messages",), "the last user turn -> prompt, the assistant's reply -> response", _turns),
+    ("ShareGPT", ("conversations",), "the last human turn -> prompt, the gpt reply -> response", _turns),
+    ("prompt/completion", ("prompt", "completion"), "prompt -> prompt, completion -> response",
+     lambda r: (r["prompt"], r["completion"])
+     if isinstance(r.get("prompt"), str) and isinstance(r.get("completion"), str) else None),
+)
+
+
+def it_format(rows: list[dict]) -> tuple | None:
+    """The IT_FORMATS entry the first row's fields name, or None."""
+    first = rows[0] if rows and isinstance(rows[0], dict) else {}
+    return next((f for f in IT_FORMATS if all(k in first for k in f[1])), None)
+
+
+def as_it_rows(rows: list[dict], source: str) -> tuple[list[dict], str]:
+    """Rows of a format users bring, each with `instruction` and `response` text fields added (the
+    other fields kept), and a line that says which format was read. Dolly's `context` and Alpaca's
+    `input` stay in the instruction."""
+    name, _, how, pair = it_format(rows)
+    out = []
+    for i, row in enumerate(rows, 1):
+        got = pair(row)
+        if got is None or not all(isinstance(x, str) for x in got):
+            raise ItbenchError(f"instruction-tuning set {source}: row {i} is not a {name} row like the first "
+                               f"(fields: {sorted(row)})")
+        out.append({**row, "instruction": got[0], "response": got[1]})
+    return out, f"{source}: {name} rows ({how}), {len(out)} rows"
+
+
 def load_it_set(source: str | os.PathLike, instruction_field: str = "instruction",
-                response_field: str = "response", split: str = "train") -> list[dict]:
-    """An IT set's rows (a local file or a hub data set), each checked for its two text fields."""
+                response_field: str = "response", split: str = "train", log=None) -> list[dict]:
+    """An IT set's rows (a local file or a hub data set), each checked for its two text fields.
+    With the default field names, a set in another common format (Alpaca, chat messages,
+    ShareGPT, prompt/completion, Dolly) is detected from its fields and read as instruction and
+    response (`log` gets one line saying which); named fields that the rows hold are used as given."""
     src = str(source)
     if is_local(src) and Path(src).expanduser().is_file() and Path(src).expanduser().stat().st_size == 0:
         raise ItbenchError(f"instruction-tuning set {src} is empty: give a file with at least one row")
     rows = load_rows(src, split=split)
+    if not rows:
+        raise ItbenchError(f"instruction-tuning set {src} has no rows")
+    first = rows[0] if isinstance(rows[0], dict) else {}
+    if (instruction_field, response_field) == ("instruction", "response") and it_format(rows) and not (
+            isinstance(first.get("instruction"), str) and isinstance(first.get("response"), str)
+            and "context" not in first and "input" not in first):
+        rows, line = as_it_rows(rows, src)
+        if log:
+            log(line)
+        return rows
+    known = "; ".join(f"{name} ({', '.join(keys)})" for name, keys, *_ in IT_FORMATS)
     require_fields(rows, {instruction_field: str, response_field: str}, f"instruction-tuning set {src}",
                    "; map yours with --instruction-field/--response-field (or the task's instruction_field/"
-                   "response_field)")
+                   f"response_field), or give rows of a format read without flags: {known}")
     return rows
 
 

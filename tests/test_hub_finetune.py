@@ -69,13 +69,82 @@ def test_filtered_with_a_judge_scores_file(hub_like_model, tmp_path, capsys):
 
 
 def test_real_it_sets_map_their_fields():
-    dolly = load_it_rows(shared_file("dolly-15k", "databricks-dolly-15k.jsonl"), FinetuneRecipe(method="lora"))
-    assert len(dolly) > 15_000
-    alpaca = load_it_rows(shared_file("alpaca", "alpaca_5000.json"),
-                          FinetuneRecipe(method="lora", response_field="output"))
-    assert len(alpaca) == 5000
-    with pytest.raises(ItbenchError, match="lack a text field 'response'"):
-        load_it_rows(shared_file("lima", "lima.json"), FinetuneRecipe(method="lora"))
+    """Dolly (instruction, context, response), Alpaca and LIMA's Alpaca-style rows read without
+    flags, the context or input kept in the instruction; explicit fields still override."""
+    lines = []
+    dolly = load_it_rows(shared_file("dolly-15k", "databricks-dolly-15k.jsonl"), FinetuneRecipe(method="lora"),
+                         log=lines.append)
+    assert len(dolly) > 15_000 and "instruction/response rows" in lines[-1]
+    with_context = next(r for r in dolly if r["context"].strip())
+    assert with_context["instruction"].endswith(with_context["context"].strip())
+    alpaca = load_it_rows(shared_file("alpaca", "alpaca_5000.json"), FinetuneRecipe(method="lora"), log=lines.append)
+    assert len(alpaca) == 5000 and "Alpaca rows (instruction + input -> prompt, output -> response)" in lines[-1]
+    assert alpaca[0]["instruction"] == alpaca[0]["instruction"].split("\n\n")[0] + "\n\n" + alpaca[0]["input"]
+    assert alpaca[0]["response"] == alpaca[0]["output"]
+    assert len(load_it_rows(shared_file("lima", "lima.json"), FinetuneRecipe(method="lora"))) > 1000
+    explicit = load_it_rows(shared_file("alpaca", "alpaca_5000.json"), FinetuneRecipe(method="lora", response_field="output"))
+    assert "response" not in explicit[0]  # named fields are used as given
+    with pytest.raises(ItbenchError, match="lack a text field 'answer'"):
+        load_it_rows(shared_file("lima", "lima.json"), FinetuneRecipe(method="lora", response_field="answer"))
+
+
+FORMATS = {
+    "alpaca": ({"instruction": "name a colour .", "input": "number 3", "output": "blue ."},
+               "name a colour .\n\nnumber 3", "blue .", "Alpaca rows"),
+    "messages": ({"messages": [{"role": "system", "content": "be brief ."},
+                               {"role": "user", "content": "name a colour ."},
+                               {"role": "assistant", "content": "blue ."}]},
+                 "be brief .\n\nname a colour .", "blue .", "chat messages rows"),
+    "sharegpt": ({"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "hello ."},
+                                    {"from": "human", "value": "name a colour ."}, {"from": "gpt", "value": "blue ."}]},
+                 "name a colour .", "blue .", "ShareGPT rows"),
+    "prompt_completion": ({"prompt": "name a colour .", "completion": "blue ."}, "name a colour .", "blue .",
+                          "prompt/completion rows"),
+    "dolly": ({"instruction": "name a colour .", "context": "number 3", "response": "blue ."},
+              "name a colour .\n\nnumber 3", "blue .", "instruction/response rows"),
+}
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_the_formats_users_bring_are_read_without_flags(tmp_path, fmt):
+    from itbench.data import load_it_set
+
+    row, instruction, response, says = FORMATS[fmt]
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps({**row, "id": "a"}) + "\n")
+    lines = []
+    got = load_it_set(data, log=lines.append)
+    assert got == [{**row, "id": "a", "instruction": instruction, "response": response}]
+    assert len(lines) == 1 and says in lines[0] and str(data) in lines[0]
+
+
+def test_an_it_set_of_no_known_format_or_of_mixed_rows_is_refused(tmp_path):
+    from itbench.data import load_it_set
+
+    data = tmp_path / "set.jsonl"
+    data.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n")
+    with pytest.raises(ItbenchError, match=r"lack a text field 'instruction' \(fields of the first row: \['answer', 'question'\]\).*without flags: .*Alpaca \(instruction, output\)"):
+        load_it_set(data)
+    data.write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n" + json.dumps({"prompt": "p"}) + "\n")
+    with pytest.raises(ItbenchError, match="row 2 is not a prompt/completion row like the first"):
+        load_it_set(data)
+    data.write_text(json.dumps({"messages": [{"role": "user", "content": "only a question"}]}) + "\n")
+    with pytest.raises(ItbenchError, match="row 1 is not a chat messages row"):
+        load_it_set(data)
+
+
+def test_cli_finetunes_an_alpaca_file_without_flags_and_shows_its_steps(hub_like_model, tmp_path, capsys):
+    data = tmp_path / "alpaca.json"
+    data.write_text(json.dumps([{**r, "input": ""} for r in ROWS]))
+    out = tmp_path / "lora"
+    code = main(["finetune", "--base", str(hub_like_model), "--data", str(data), "--method", "lora", "--out", str(out),
+                 "--epochs", "2", "--batch-size", "4"])
+    got = capsys.readouterr()
+    assert code == 0, got.err
+    assert f"{data}: Alpaca rows (instruction + input -> prompt, output -> response), 24 rows" in got.out
+    steps = [line for line in got.err.splitlines() if line.startswith("lora training: step ")]
+    assert steps and steps[-1].startswith("lora training: step 12 of 12, loss ") and len(steps) <= 11
+    assert checkpoint.read_manifest(out)["data"]["rows"] == len(ROWS)
 
 
 def test_unreachable_hub_data_set_says_to_use_a_local_file():

@@ -17,11 +17,12 @@ from itbench.models.recipes import FinetuneRecipe, StoppingRule
 from itbench.models.train import chat_example, train
 
 
-def load_it_rows(data: str | Path, recipe: FinetuneRecipe) -> list[dict]:
-    """Rows of an instruction-tuning set with the recipe's fields, each checked."""
+def load_it_rows(data: str | Path, recipe: FinetuneRecipe, log=None) -> list[dict]:
+    """Rows of an instruction-tuning set with the recipe's fields, each checked (a common format
+    detected from its fields when the recipe names the default ones; `log` says which)."""
     from itbench.data import load_it_set
 
-    return load_it_set(data, recipe.instruction_field, recipe.response_field)
+    return load_it_set(data, recipe.instruction_field, recipe.response_field, log=log)
 
 
 def read_judge_scores(path: str | Path, id_field: str = "id") -> dict[str, float]:
@@ -73,7 +74,8 @@ def _measured(measure, model, tokenizer) -> float:
 def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir: str | Path, *,
              judge_scores: dict[str, float] | None = None, extra_manifest: dict | None = None,
              progress: Callable[[int, int, float], None] | None = None, owned: bool = False,
-             rule: StoppingRule | None = None, measure: Callable[[object, object], float] | None = None) -> dict:
+             rule: StoppingRule | None = None, measure: Callable[[object, object], float] | None = None,
+             log: Callable[[str], None] | None = None) -> dict:
     """Train one checkpoint into `out_dir` (written atomically) and return its manifest. `owned`:
     out_dir lies in a folder the caller has checked (a zoo, a study), so whatever is there, a
     checkpoint damaged or of another recipe, is replaced; else only a previous checkpoint is.
@@ -88,7 +90,7 @@ def finetune(base: str | Path, data: str | Path, recipe: FinetuneRecipe, out_dir
     # a checkpoint folder is replaced whole: never the base's folder, the data's, or someone else's
     atomic.check_output(out_dir, [base if checkpoint.is_local(base) else None, data], what="checkpoint",
                         ours=None if owned else (checkpoint.MANIFEST,))
-    rows = load_it_rows(data, recipe)
+    rows = load_it_rows(data, recipe, log=log)
     n_rows = len(rows)
     if recipe.spec.filtered:
         if judge_scores is None:
