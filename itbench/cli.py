@@ -115,7 +115,7 @@ def cmd_demo(args) -> int:
     from itbench.demo import run_demo
 
     run_demo(args.world, args.out, args.leaderboard, limit=args.limit, tiny=args.tiny, seed=args.seed,
-             seeds=seeds_of(args), base_seed=args.base_seed, log=say)
+             seeds=seeds_of(args), base_seed=args.base_seed, log=say, verbose=args.verbose)
     return 0
 
 
@@ -283,6 +283,8 @@ def build_parser() -> argparse.ArgumentParser:
     _seeds_arg(dm)
     _world_args(dm)
     dm.set_defaults(func=cmd_demo)
+    for quiet in (dm, f):
+        quiet.add_argument("--verbose", action="store_true", help="every step's lines and third-party progress bars")
 
     from itbench import causal_cli, findings_cli, judge_cli, study_cli
 
@@ -364,6 +366,10 @@ def main(argv: list[str] | None = None) -> int:
         if argv[:1] == ["eval"]:
             return cmd_eval(argv[1:])
         args = build_parser().parse_args(argv)
+        if not getattr(args, "verbose", False):
+            from itbench.utils.progress import silence_third_party
+
+            silence_third_party()
         return args.func(args)
     except (ItbenchError, ValueError) as err:
         print(f"itbench: error: {escape.terminal(err)}", file=sys.stderr)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,10 +104,22 @@ def zoo_table(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def verdict_counts(findings_file: Path) -> str:
+    """One line: how many of the paper's questions each verdict answers, from a findings.json."""
+    from itbench import findings
+
+    found = findings.read(findings_file)
+    counts = Counter(f["verdict"] for f in found)
+    return (f"findings: {len(found)} questions: " + ", ".join(f"{n} {v}" for v, n in counts.most_common())
+            + f" ({findings_file.parent / 'leaderboard.md'})")
+
+
 def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str | None = None,
              limit: int | None = None, tiny: bool = False, seed: int | None = None, seeds: int = 3,
-             base_seed: int = 0, log=print) -> DemoPaths:
-    """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went."""
+             base_seed: int = 0, log=print, verbose: bool = False) -> DemoPaths:
+    """Every step, cached in $ITBENCH_HOME after the first run; returns where everything went.
+    Quiet unless `verbose`: one line per phase, the zoo's table, counts of the findings' and the
+    gate's verdicts (the full tables are in the files it names)."""
     from itbench import causal, compare, evaluate, publish
     from itbench.gate import policy_path, run_gate
     from itbench.models.zoo import build_zoo
@@ -118,13 +131,16 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
     zoo_dir = Path(zoo) if zoo else paths.zoo()
     t0 = time.perf_counter()
     built = build_zoo(world_dir, zoo_dir, base_recipe=base_recipe(tiny, base_seed), seeds=seeds,
-                      stopping=stopping_rule(tiny), progress=sys.stderr.isatty(), log=log)
-    log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}\n{zoo_table(built)}")
+                      stopping=stopping_rule(tiny), progress=verbose and sys.stderr.isatty(), log=log,
+                      quiet=not verbose)
+    if verbose:
+        log(f"\nzoo ready in {time.perf_counter() - t0:.1f}s at {zoo_dir}")
+    log(f"\n{zoo_table(built)}")
     out = DemoPaths(world_dir, zoo_dir, zoo_dir.parent / "results", Path(leaderboard) if leaderboard
                     else paths.leaderboard())
     log("\nitbench demo [2/4]: the itbench suite through lm-eval, every tuned checkpoint paired with the base "
         "(cached after the first run):")
-    results = evaluate.evaluate_zoo(zoo_dir, world_dir, out.results, limit=limit, log=log)
+    results = evaluate.evaluate_zoo(zoo_dir, world_dir, out.results, limit=limit, log=log, quiet=not verbose)
     groups = {n: ((r.get("itbench") or {}).get("manifest") or {}).get("replicate", {}).get("group", n)
               for n, r in results.items()}
     checked = [n for n in sorted(results) if groups[n] in CAUSAL_GROUPS]
@@ -132,22 +148,32 @@ def run_demo(world: str | None = None, zoo: str | None = None, leaderboard: str 
         t0 = time.perf_counter()
         log(f"\nthe causal check of borrowed tokens: {', '.join(checked)} retrained without traced / random "
             "IT instances (cached after the first run)")
-        causal.run(zoo_dir, world_dir, out.results, checked, log=log)
-        log(f"causal check in {time.perf_counter() - t0:.1f}s")
+        causal.run(zoo_dir, world_dir, out.results, checked, log=log if verbose else (lambda _: None))
+        log(f"causal check in {time.perf_counter() - t0:.1f}s ({out.results / 'causal_borrowing.json'})")
     report = compare.report(results, out.results)
     atomic.write_text(out.results / "comparisons.md", report + "\n")
-    log(report + f"\n\nlm-eval results per checkpoint and comparisons.md in {out.results}")
+    if verbose:
+        log(report)
+    log(f"lm-eval results per checkpoint and comparisons.md in {out.results}")
     log(f"\nitbench demo [3/4]: the leaderboard -> {out.leaderboard}")
     command = f"itbench demo --leaderboard {leaderboard}" if leaderboard else "itbench demo"
     publish.publish([out.results], out.leaderboard, command, log=log)
+    log(verdict_counts(out.leaderboard / "findings.json"))
     log(f"\nitbench demo [4/4]: the release gate on every checkpoint, default policy ({policy_path('default')})")
     lines = ["| checkpoint | verdict | failed checks |", "|---|---|---|"]
+    passed, failed_checks = 0, Counter()
     for name in sorted(results):
         verdict = run_gate("default", str(zoo_dir / "base"), [str(out.results / name)], None,
                            out.gate / f"{name}.xml", out.gate / f"{name}.md", quiet=True, smoke=limit is not None)
         failed = [v.name for v in verdict.verdicts if v.status != "pass"]
+        passed += verdict.passed
+        failed_checks.update(failed)
         lines.append(f"| {name} | {'PASS' if verdict.passed else 'FAIL'} | {'; '.join(failed) or '-'} |")
-    log("\n".join(lines))
+    if verbose:
+        log("\n".join(lines))
+    log(f"gate: {passed} of {len(results)} checkpoints pass, {len(results) - passed} fail; reports in {out.gate}")
+    for check, n in failed_checks.most_common():
+        log(f"  {n:>3} fail: {check}")
     log(f"\ndone in {time.perf_counter() - t_start:.0f}s. Where to look:\n"
         f"  leaderboard page:  {out.leaderboard / 'index.html'} (open it in a browser; no server needed)\n"
         f"  leaderboard data:  {out.leaderboard / 'leaderboard.csv'}, leaderboard.json, leaderboard.md\n"

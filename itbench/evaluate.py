@@ -229,8 +229,9 @@ def _read_cached(path: Path, key: str) -> dict | None:
 
 
 def evaluate_zoo(zoo: Path, world: Path, out: Path, names: list[str] | None = None, limit: int | None = None,
-                 log=print) -> dict[str, dict]:
-    """Every tuned checkpoint of a zoo (or `names`) paired with its base; results by checkpoint."""
+                 log=print, quiet: bool = False) -> dict[str, dict]:
+    """Every tuned checkpoint of a zoo (or `names`) paired with its base; results by checkpoint.
+    `quiet`: one progress line for them all instead of a line each."""
     import logging
     import time
 
@@ -243,9 +244,15 @@ def evaluate_zoo(zoo: Path, world: Path, out: Path, names: list[str] | None = No
                         what="results folder")
     names = names or sorted(p.name for p in zoo.iterdir()
                             if p.is_dir() and p.name != "base" and not p.name.startswith("."))
+    from itbench.utils.progress import Phase
+
     results = {}
+    phase = Phase("paired evaluations", len(names), log) if quiet else None
     for i, name in enumerate(names, 1):
         t0 = time.perf_counter()
         results[name] = evaluate_checkpoint(zoo, name, out, world, limit=limit)
-        log(f"[{i}/{len(names)}] {name}: paired evaluation in {time.perf_counter() - t0:.1f}s")
+        line = f"{name}: paired evaluation in {time.perf_counter() - t0:.1f}s"
+        phase.step(line) if phase else log(f"[{i}/{len(names)}] {line}")
+    if phase:
+        phase.done(f"results in {out}")
     return results

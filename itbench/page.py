@@ -22,6 +22,26 @@ def _sig(row: Row, task: str, metric: str, better: bool | None) -> str:
     return " better" if good else " worse"
 
 
+# the header row above the columns: one group per failure mode (a task family), in column order
+GROUPS = {"knowledge": "knowledge (finding 1)", "token_shift": "token shift (finding 1)",
+          "pattern_copy": "pattern copy (finding 2)", "borrowed": "borrowed tokens (finding 3)",
+          "judge": "judge (five aspects)"}
+
+
+def _group_row(cols) -> str:
+    """`<tr class="groups">`: the checkpoint's own columns, then a cell spanning each run of columns
+    of one task family."""
+    from itertools import groupby
+
+    from itbench.metrics.table import family_of
+
+    cells = ['<th class="group" colspan="5">checkpoint</th>']
+    for fam, run in groupby(cols, key=lambda c: family_of(c[0])):
+        label = GROUPS.get(fam, fam or "other")
+        cells.append(f'<th class="group fam-{escape(fam or "other")}" colspan="{len(list(run))}">{escape(label)}</th>')
+    return f'<tr class="groups">{"".join(cells)}</tr>'
+
+
 def _table_html(board: Board, rows: list[Row], cols) -> str:
     head = "".join(f'<th data-type="{t}">{escape(h)}</th>' for h, t in
                    [("checkpoint", "text"), ("method", "text"), ("IT set", "text"), ("items", "num"),
@@ -50,7 +70,8 @@ def _table_html(board: Board, rows: list[Row], cols) -> str:
             sort = "" if math.isnan(s.value) else f"{s.value:.6f}"
             cells.append(f'<td data-sort="{sort}" title="n = {s.n}">{inner}</td>')
         body.append(f'<tr class="{"base-row" if r.method == "base" else ""}">{"".join(cells)}</tr>')
-    return f'<table class="board sortable"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (f'<div class="board-wrap"><table class="board sortable"><thead>{_group_row(cols)}<tr class="columns">'
+            f'{head}</tr></thead><tbody>{"".join(body)}</tbody></table></div>')
 
 
 def _values(rows: list[Row], task: str | None, metric: str) -> tuple[list[float], list[float], list[float]]:
@@ -148,7 +169,7 @@ def cases_html(board: Board, rows: list[Row], per_checkpoint: int) -> str:
 
 
 SCRIPT = """
-document.querySelectorAll('table.sortable th').forEach(function (th, col) {
+document.querySelectorAll('table.sortable tr.columns th').forEach(function (th, col) {
   th.addEventListener('click', function () {
     var table = th.closest('table'), body = table.tBodies[0];
     var asc = th.getAttribute('data-dir') !== 'asc';
@@ -183,7 +204,14 @@ table.board { border-collapse: collapse; font-size: 13px; }
 table.board th, table.board td, table.findings th, table.findings td { border: 1px solid #ddd; padding: 4px 6px;
   vertical-align: top; }
 table.findings { border-collapse: collapse; font-size: 13px; } table.findings th { background: #f3f3f3; }
-table.board th { background: #f3f3f3; cursor: pointer; position: sticky; top: 0; }
+div.board-wrap { overflow: auto; max-height: 85vh; }
+table.board th { background: #f3f3f3; position: sticky; top: 0; z-index: 2; }
+table.board tr.columns th { cursor: pointer; top: 1.9em; }
+table.board tr.groups th { text-align: left; background: #e6e9ef; white-space: nowrap; }
+table.board td:first-child, table.board tr.columns th:first-child { position: sticky; left: 0; z-index: 1;
+  background: #fff; box-shadow: 1px 0 0 #ddd; }
+table.board tr.columns th:first-child { z-index: 3; background: #f3f3f3; }
+table.board tr.base-row td:first-child { background: #f8f8ee; }
 table.board th[data-dir=asc]::after { content: " ▲"; } table.board th[data-dir=desc]::after { content: " ▼"; }
 tr.base-row { background: #f8f8ee; font-weight: 600; }
 small.delta { color: #555; } small.better { color: #1f7a3a; } small.worse { color: #b3261e; }

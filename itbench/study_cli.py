@@ -10,7 +10,7 @@ def cmd_study(args) -> int:
     from itbench.study import config_from, run_study
 
     given = {k: " ".join(v) if isinstance(v, list) else v for k, v in vars(args).items()
-             if v is not None and k not in ("command", "func")}
+             if v is not None and k not in ("command", "func", "verbose")}
     command = "itbench study " + " ".join(f"--{k.replace('_', '-')}" + ("" if v is True else f" {v}")
                                           for k, v in given.items() if v is not False)
     run_study(config_from(args), args.data, args.out, args.leaderboard, command=command, log=say)
@@ -51,4 +51,5 @@ def add_commands(sub) -> None:
                      ("filter-by", {"choices": ["heuristic", "judge"],
                                     "help": "the filtered recipe's scores (default heuristic; judge: the judge's)"})):
         st.add_argument(f"--{flag}", dest=flag.replace("-", "_"), **kw)
+    st.add_argument("--verbose", action="store_true", help="third-party progress bars (weight loading, data maps)")
     st.set_defaults(func=cmd_study)

@@ -157,8 +157,8 @@ def _has_playwright() -> bool:
     return True
 
 
-def check_page(page_file: Path, screenshot: Path | None = None) -> dict:
-    """Open the page in headless Chromium; return what rendered and every console error."""
+def check_page(page_file: Path, screenshot: Path | None = None, width: int = 1400) -> dict:
+    """Open the page in headless Chromium at `width` px; return what rendered and every console error."""
     from playwright.sync_api import sync_playwright
 
     errors: list[str] = []
@@ -167,7 +167,7 @@ def check_page(page_file: Path, screenshot: Path | None = None) -> dict:
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
             "--disable-component-update", "--disable-sync"])
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page = browser.new_page(viewport={"width": width, "height": 900})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("dialog", lambda d: (errors.append(f"dialog: {d.message}"), d.dismiss()))
@@ -180,11 +180,23 @@ def check_page(page_file: Path, screenshot: Path | None = None) -> dict:
                     "marks": page.locator("section.cases:not([hidden]) mark").count(),
                     # a payload in a name or an output would set this marker if it ran
                     "payload_ran": page.evaluate("() => window.__itbench_pwned !== undefined")}
-            header = page.locator("table.board").first.locator("th", has_text="retention")
+            board = page.locator("table.board").first
+            info["groups"] = board.locator("tr.groups th").all_inner_texts()
+            info["group_spans"] = board.locator("tr.groups th").evaluate_all("ths => ths.map(t => t.colSpan)")
+            info["columns"] = board.locator("tr.columns th").count()
+            # the checkpoint column stays in view when the table scrolls sideways
+            wrap = page.locator("div.board-wrap").first
+            if page.locator("div.board-wrap").count():  # pages rendered before the groups have no wrap
+                info["scrolls_sideways"] = wrap.evaluate("w => w.scrollWidth > w.clientWidth")
+                wrap.evaluate("w => { w.scrollLeft = w.scrollWidth; }")
+                info["sticky_offset"] = board.locator("tbody tr td").first.evaluate(
+                    "td => td.getBoundingClientRect().left - td.closest('div').getBoundingClientRect().left")
+                wrap.evaluate("w => { w.scrollLeft = 0; }")
+            heads = "tr.columns th" if board.locator("tr.columns").count() else "thead th"
+            header = board.locator(heads, has_text="retention")
             if header.count():
                 header.first.click()
-                col = page.locator("table.board").first.locator("thead th").all_inner_texts().index(
-                    header.first.inner_text())
+                col = board.locator(heads).all_inner_texts().index(header.first.inner_text())
                 values = page.locator("table.board").first.locator("tbody tr").evaluate_all(
                     f"rows => rows.map(r => r.cells[{col}].getAttribute('data-sort'))")
                 nums = [float(v) for v in values if v]
@@ -221,6 +233,19 @@ def test_page_renders_every_row_and_plot_in_chromium(tmp_path):
             "scaling-borrowed_rate"} <= set(info["plot_names"])
     assert all(h > 60 for h in info["plot_sizes"])
     assert info["sorted_ascending"] and info["visible_case_sections"] == 1 and info["marks"] >= 2
+
+
+def test_columns_are_grouped_by_failure_mode_and_the_checkpoint_stays_in_view_at_1280px(tmp_path):
+    _browser_or_skip()
+    results = _zoo_like(tmp_path)
+    out = tmp_path / "board"
+    assert cli.main(["leaderboard", str(results), "--out", str(out)]) == 0
+    info = check_page(out / "index.html", tmp_path / "page-1280.png", width=1280)
+    assert info["errors"] == [] and info["sorted_ascending"]
+    assert info["groups"][0] == "checkpoint" and len(info["groups"]) == len(set(info["groups"])) > 2
+    assert {"knowledge (finding 1)", "token shift (finding 1)", "borrowed tokens (finding 3)"} <= set(info["groups"])
+    assert sum(info["group_spans"]) == info["columns"]  # every column sits under one group
+    assert info["scrolls_sideways"] and abs(info["sticky_offset"]) < 2
 
 
 def test_committed_leaderboard_renders_in_chromium(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -82,9 +83,17 @@ def test_demo_runs_suite_leaderboard_and_gates(tiny_zoo, tiny_world, tmp_path, m
     board = tmp_path / "board"
     assert cli.main(["demo", "--tiny", "--world", str(tiny_world), "--out", str(zoo), "--leaderboard",
                      str(board), "--limit", "8", "--seeds", "2"]) == 0
-    out = capsys.readouterr().out
+    got = capsys.readouterr()
+    out = got.out
     for step in ("[1/4]", "[2/4]", "[3/4]", "[4/4]", "Where to look", str(board / "index.html"), "causal check"):
         assert step in out
+    # quiet: one line per phase, counts of the verdicts, no third-party progress bars
+    lines = (got.out + got.err).replace("\r", "\n").splitlines()
+    assert len(lines) <= 60, "\n".join(lines)
+    assert not any(bar in got.err for bar in ("Loading weights", "Writing model shards", "it/s]"))
+    assert re.search(r"^zoo checkpoints: \d+ of \d+ in ", out, re.M)
+    assert re.search(r"^paired evaluations: \d+ of \d+ in ", out, re.M)
+    assert re.search(r"^findings: \d+ questions: ", out, re.M) and re.search(r"^gate: \d+ of \d+ checkpoints pass", out, re.M)
     names = sorted(p.name for p in zoo.iterdir() if p.is_dir() and p.name != "base" and not p.name.startswith("."))
     groups = sorted({n.removesuffix("-seed1") for n in names})
     assert len(names) == 2 * len(groups)  # every recipe under two seeds

@@ -206,11 +206,21 @@ class PairedLM(LM):
         for i, r in enumerate(requests):
             until, max_tokens = self._settings(r)
             groups.setdefault(((r.doc or {}).get("itbench_mode", "plain"), tuple(until), max_tokens), []).append(i)
-        for (mode, _, _), idx in groups.items():
+        from huggingface_hub.utils import are_progress_bars_disabled
+        from tqdm.auto import tqdm
+
+        # progress per request kind, as lm-eval's own backends show it (off where a quiet command
+        # turned the hub's progress bars off)
+        bar = tqdm(total=len(requests), unit="req", disable=are_progress_bars_disabled(),
+                   desc="itbench: generate_until requests")
+        for (mode, _, max_tokens), idx in groups.items():
+            bar.set_postfix_str(f"{mode}: {len(idx)} requests, up to {max_tokens} tokens")
             chunk = [requests[i] for i in idx]
             handler = {"knowledge": self._knowledge, "token_shift": self._token_shift}.get(mode, self._plain)
             for i, text in zip(idx, handler(chunk), strict=True):
                 results[i] = text
+            bar.update(len(idx))
+        bar.close()
         return results
 
     def _settings(self, r) -> tuple[list[str], int]:

@@ -188,8 +188,9 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
 def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[ZooEntry] | None = None,
               base_recipe: BaseRecipe | None = None, recipe_overrides: dict | None = None,
               only: Sequence[str] | None = None, seeds: int = DEFAULT_SEEDS, progress: bool = True,
-              stopping: StoppingRule | None = FORMAT_RULE, log=print) -> list[dict]:
-    """Build (or reuse) every checkpoint; returns their manifests with build times.
+              stopping: StoppingRule | None = FORMAT_RULE, log=print, quiet: bool = False) -> list[dict]:
+    """Build (or reuse) every checkpoint; returns their manifests with build times. `quiet`: one
+    progress line for them all instead of a line each (a base that misses its rule still warns).
 
     `recipe_overrides` maps a method to FinetuneRecipe fields that replace its defaults; `stopping`
     is the tuned checkpoints' stopping rule (None: the recipe's epochs only)."""
@@ -203,7 +204,10 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
         if unknown:
             raise ItbenchError(f"unknown zoo checkpoint(s) {unknown}: choose from {sorted(names)}")
         entries = [e for e in entries if {e.name, e.replicate_of} & set(only) or e.method == "base"]
+    from itbench.utils.progress import Phase
+
     results = []
+    phase = Phase("zoo checkpoints", len(entries), log) if quiet else None
     for i, entry in enumerate(entries, 1):
         t0 = time.perf_counter()
         if entry.method == "base":
@@ -213,11 +217,14 @@ def build_zoo(world_dir: str | Path, zoo_dir: str | Path, *, entries: Sequence[Z
                              **(recipe_overrides or {}).get(entry.method, {}))
             manifest, built = build_tuned(world_dir, zoo_dir, entry, recipe, progress, stopping)
         seconds = time.perf_counter() - t0
-        log(f"[{i}/{len(entries)}] {entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  "
-            f"{_probe_line(manifest)}")
+        line = f"{entry.name}: {'built' if built else 'cached'} in {seconds:.1f}s  {_probe_line(manifest)}"
+        phase.step(line) if phase else log(f"[{i}/{len(entries)}] {line}")
         if entry.method == "base" and not manifest.get("training", {}).get("reached_target", True):
             log(missed_target(manifest))
         results.append({**manifest, "path": str(zoo_dir / entry.name), "built": built, "seconds": seconds})
+    if phase:
+        n_built = sum(r["built"] for r in results)
+        phase.done(f"{n_built} built, {len(results) - n_built} cached, in {zoo_dir}")
     return results
 
 
