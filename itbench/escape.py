@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import re
 
-_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# what XML 1.0 cannot hold: C0 controls but tab, newline and CR, lone surrogates (a string from a
+# decoder with surrogateescape, or a model's broken output, may carry them), U+FFFE and U+FFFF
+_XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 but tab and newline, DEL, C1 (ESC starts a sequence)
 
 
@@ -44,5 +46,7 @@ def csv_cell(value):
 
 
 def xml_text(text) -> str:
-    """Text with the characters XML 1.0 forbids removed (ElementTree escapes the rest)."""
-    return _XML_FORBIDDEN.sub("", str(text))
+    """Text with the characters XML 1.0 forbids removed (ElementTree escapes the rest), and carriage
+    returns as newlines (a parser reads a CR in text as a newline anyway: so the text reads back as
+    written)."""
+    return _XML_FORBIDDEN.sub("", str(text)).replace("\r\n", "\n").replace("\r", "\n")

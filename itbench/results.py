@@ -102,6 +102,21 @@ def read_samples(path: Path) -> list[dict]:
     return rows
 
 
+MAX_DOCUMENTS = 10**9  # more documents than any evaluation holds: a count past it is damage, not data
+
+
+def _effective(data: dict, task: str, path: Path) -> int:
+    """How many documents lm-eval evaluated for `task` (n-samples.<task>.effective; 0 if absent)."""
+    counts = data.get("n-samples") or {}
+    entry = counts.get(task) or {} if isinstance(counts, dict) else None
+    got = entry.get("effective", 0) if isinstance(entry, dict) else None
+    if (isinstance(got, bool) or not isinstance(got, (int, float)) or not math.isfinite(got) or got < 0 or got % 1
+            or got > MAX_DOCUMENTS):
+        raise ItbenchError(f"{path}: n-samples.{task}.effective is {got!r}, not a whole number of documents from 0 "
+                           f"to {MAX_DOCUMENTS:,}")
+    return int(got)
+
+
 def read_run(path: str | Path, with_samples: bool = True) -> Run:
     """One results file (and its samples, where they exist), checked."""
     path = Path(path)
@@ -116,12 +131,17 @@ def read_run(path: str | Path, with_samples: bool = True) -> Run:
         if not isinstance(metrics, dict):
             raise ItbenchError(f"{path}: results.{task} is not an object of metrics")
         evidence.check_metrics(task, metrics, path)
-    n = {t: int(((data.get("n-samples") or {}).get(t) or {}).get("effective", 0)) for t in tasks}
+    n = {t: _effective(data, t, path) for t in tasks}
+    date = data.get("date") or 0
+    if isinstance(date, bool) or not isinstance(date, (int, float)) or not math.isfinite(date):
+        raise ItbenchError(f"{path}: date is {date!r}, not a time stamp (a finite number)")
+    if not isinstance(data.get("config") or {}, dict) or not isinstance(data.get("versions") or {}, dict):
+        raise ItbenchError(f"{path}: config and versions must be objects")
     limit = (data.get("config") or {}).get("limit")
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, float))):
         raise ItbenchError(f"{path}: config.limit is {limit!r}, not a number or null")
     run = Run(path=path, info=info, results=tasks, versions={t: (data.get("versions") or {}).get(t) for t in tasks},
-              n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(data.get("date") or 0),
+              n=n, lm_eval_version=str(data.get("lm_eval_version", "unknown")), date=float(date),
               limit=limit)
     if with_samples:
         for task in tasks:

@@ -98,7 +98,7 @@ def paired_difference(a: Sequence[float], b: Sequence[float]) -> tuple[float, fl
 
 def unpaired_difference(a: tuple[float, float], b: tuple[float, float]) -> tuple[float, float]:
     """(a - b, its standard error) from two independent (value, stderr) estimates."""
-    return a[0] - b[0], math.sqrt(a[1] ** 2 + b[1] ** 2)
+    return a[0] - b[0], math.hypot(a[1], b[1])  # hypot: no overflow where a standard error is huge
 
 
 @dataclass(frozen=True)
