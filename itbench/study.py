@@ -16,16 +16,16 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import sys
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from itbench import paths
 from itbench.errors import ItbenchError
-from itbench.models.zoo import ZooEntry, _Bar, _fresh, replicates
+from itbench.models.zoo import ZooEntry, replicates
 from itbench.study_data import heuristic_scores, it_sets  # noqa: F401  (the study's data, used below)
 from itbench.utils import atomic
+from itbench.utils.progress import Steps
 
 TASKS = ("itbench_knowledge_popqa", "itbench_knowledge_triviaqa", "itbench_borrowed_popqa",
          "itbench_token_shift_just_eval", "itbench_pattern_copy_just_eval")
@@ -138,7 +138,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
             keyed["filter"] = config.filter_by
         key = atomic.sha256_json(keyed)[:16]
         path = out / entry.name
-        manifest = _fresh(path, key)
+        manifest = checkpoint.cached_manifest(path, key)
         t0 = time.perf_counter()
         if manifest is None:
             scores, how = None, None
@@ -150,7 +150,7 @@ def build(config: StudyConfig, base: str, files: dict[str, Path], out: Path, log
                 else:
                     scores, how = heuristic_scores(read_rows(data)), "heuristic (itbench.study.heuristic_scores)"
             manifest = finetune(base, data, recipe, path, judge_scores=scores, owned=True,
-                                progress=_Bar(entry.name, sys.stderr.isatty()), extra_manifest={
+                                progress=Steps(entry.name), extra_manifest={
                 "name": entry.name, "recipe_hash": key, "seed": entry.seed,
                 "replicate": {"group": entry.replicate_of, "seed": entry.seed},
                 "it_set": {"style": entry.style, "scale": entry.scale, "file": data.name},

@@ -136,7 +136,8 @@ def test_a_task_that_crashes_in_a_run_the_gate_starts_fails(tmp_path, monkeypatc
     ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'kept_retention'\nof = 'change'\nat_least = 0\n",
      "metric 'kept_retention' of itbench_knowledge_world has no tuned and base side"),
     ("[[checks]]\ntask = 'itbench_token_shift_world'\nmetric = 'shifted_share'\nat_least = 0.25\n",
-     "shifted_share is lower-is-better, and at_least 0.25 alone passes a model that makes it worse: bound it with at_most"),
+     "shifted_share is lower-is-better, and at_least 0.25 alone passes a model that makes it worse: "
+     "bound it with at_most"),
     ("[[checks]]\ntask = 'itbench_knowledge_world'\nmetric = 'retention'\nat_most = 0.9\n",
      "retention is higher-is-better, and at_most 0.9 alone passes a model that loses it"),
     ("[[checks]]\ntask = 'itbench_borrowed_world'\nmetric = 'borrowed_rate'\nof = 'change'\nat_least = 0.02\n",

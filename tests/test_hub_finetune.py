@@ -82,7 +82,8 @@ def test_real_it_sets_map_their_fields():
     assert alpaca[0]["instruction"] == alpaca[0]["instruction"].split("\n\n")[0] + "\n\n" + alpaca[0]["input"]
     assert alpaca[0]["response"] == alpaca[0]["output"]
     assert len(load_it_rows(shared_file("lima", "lima.json"), FinetuneRecipe(method="lora"))) > 1000
-    explicit = load_it_rows(shared_file("alpaca", "alpaca_5000.json"), FinetuneRecipe(method="lora", response_field="output"))
+    explicit = load_it_rows(shared_file("alpaca", "alpaca_5000.json"),
+                            FinetuneRecipe(method="lora", response_field="output"))
     assert "response" not in explicit[0]  # named fields are used as given
     with pytest.raises(ItbenchError, match="lack a text field 'answer'"):
         load_it_rows(shared_file("lima", "lima.json"), FinetuneRecipe(method="lora", response_field="answer"))
@@ -123,7 +124,8 @@ def test_an_it_set_of_no_known_format_or_of_mixed_rows_is_refused(tmp_path):
 
     data = tmp_path / "set.jsonl"
     data.write_text(json.dumps({"question": "q", "answer": "a"}) + "\n")
-    with pytest.raises(ItbenchError, match=r"lack a text field 'instruction' \(fields of the first row: \['answer', 'question'\]\).*without flags: .*Alpaca \(instruction, output\)"):
+    fields = r"lack a text field 'instruction' \(fields of the first row: \['answer', 'question'\]\)"
+    with pytest.raises(ItbenchError, match=fields + r".*without flags: .*Alpaca \(instruction, output\)"):
         load_it_set(data)
     data.write_text(json.dumps({"prompt": "p", "completion": "c"}) + "\n" + json.dumps({"prompt": "p"}) + "\n")
     with pytest.raises(ItbenchError, match="row 2 is not a prompt/completion row like the first"):

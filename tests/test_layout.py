@@ -89,6 +89,21 @@ def test_nothing_imports_the_cli():
     assert not importers, f"the CLI is the top floor; these import it: {importers}"
 
 
+def private_imports() -> list[str]:
+    """`from itbench.x import _name`: a module reaching into another's private names."""
+    found = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("itbench"):
+                found += [f"{name}: from {node.module} import {a.name}" for a in node.names
+                          if a.name.startswith("_") and not a.name.startswith("__")]
+    return found
+
+
+def test_no_module_imports_another_modules_private_names():
+    assert private_imports() == []
+
+
 def test_only_paths_reads_itbench_home():
     import re
 

@@ -233,7 +233,8 @@ def mutate(text: str, kind: str, pick: int) -> str:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             parent[key] = {"inf": math.inf, "nan": math.nan, "negative": -1, "huge": 1e308}[kind]
         else:
-            parent[key] = {"inf": math.inf, "nan": math.nan, "negative": -abs(value) - 1, "huge": value * 1e300 or 1e300}[kind]
+            parent[key] = {"inf": math.inf, "nan": math.nan, "negative": -abs(value) - 1,
+                           "huge": value * 1e300 or 1e300}[kind]
     out = json.dumps(data)
     if kind == "duplicate" and isinstance(parent, dict):
         # the same key twice in one object: the second value differs

@@ -75,6 +75,19 @@ def read_manifest(path: str | Path, required: bool = True) -> dict | None:
     return manifest
 
 
+def cached_manifest(path: str | Path, recipe_hash: str) -> dict | None:
+    """The manifest of a checkpoint already built by the recipe with this hash, whole and loadable;
+    None when there is none, it is of another recipe, or it is damaged (then it is rebuilt)."""
+    try:
+        manifest = read_manifest(path, required=False)
+        if manifest and manifest.get("recipe_hash") == recipe_hash:
+            check_folder(path)
+            return manifest
+    except ItbenchError:
+        return None
+    return None
+
+
 def check_folder(path: str | Path) -> Path:
     """A local checkpoint folder that exists and holds a loadable model or adapter."""
     p = Path(path).expanduser()

@@ -18,6 +18,7 @@ from itbench.errors import ItbenchError
 from itbench.models import checkpoint
 from itbench.models.recipes import METHODS, FinetuneRecipe, StoppingRule
 from itbench.utils import atomic
+from itbench.utils.progress import Steps
 from itbench.world import store
 from itbench.world.organisms import BaseRecipe
 
@@ -88,37 +89,6 @@ def chance_level(probes: list[dict]) -> float:
     return hits / len(unseen)
 
 
-def _fresh(path: Path, recipe_hash: str) -> dict | None:
-    try:
-        manifest = checkpoint.read_manifest(path, required=False)
-        if manifest and manifest.get("recipe_hash") == recipe_hash:
-            checkpoint.check_folder(path)
-            return manifest
-    except ItbenchError:
-        return None  # damaged: rebuild
-    return None
-
-
-class _Bar:
-    """A tqdm bar per training run (progress to stderr)."""
-
-    def __init__(self, label: str, enabled: bool):
-        self.label, self.enabled, self.bar = label, enabled, None
-
-    def __call__(self, step: int, total: int, loss: float):
-        if not self.enabled:
-            return
-        if self.bar is None:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, desc=self.label, unit="step", leave=False)
-        self.bar.update(1)
-        if step % 10 == 0:
-            self.bar.set_postfix(loss=f"{loss:.3f}")
-        if step == total:
-            self.bar.close()
-
-
 def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = True) -> tuple[dict, bool]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -127,13 +97,13 @@ def build_base(world_dir: Path, out: Path, recipe: BaseRecipe, progress: bool = 
     world_fp = store.read_manifest(world_dir)["fingerprint"]
     recipe_hash = atomic.sha256_json({"base": recipe.to_dict(), "world": world_fp, "v": __version__,
                                       "rule": "facts"})[:16]
-    cached = _fresh(out, recipe_hash)
+    cached = checkpoint.cached_manifest(out, recipe_hash)
     if cached:
         return cached, False
     from itbench.world.organisms import pretrain_base
 
     with atomic.build_dir(out) as tmp:
-        stats = pretrain_base(world_dir, recipe, tmp, progress=_Bar("base (pretraining)", progress))
+        stats = pretrain_base(world_dir, recipe, tmp, progress=Steps("base (pretraining)") if progress else None)
         model, tok = AutoModelForCausalLM.from_pretrained(tmp), AutoTokenizer.from_pretrained(tmp)
         probes = store.read_rows(world_dir, "probes.jsonl")
         manifest = {
@@ -162,7 +132,7 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
                                       "base": base_fp, "v": __version__,
                                       "stopping": stopping.to_dict() if stopping else None})[:16]
     out = zoo_dir / entry.name
-    cached = _fresh(out, recipe_hash)
+    cached = checkpoint.cached_manifest(out, recipe_hash)
     if cached:
         return cached, False
     scores = None
@@ -171,7 +141,8 @@ def build_tuned(world_dir: Path, zoo_dir: Path, entry: ZooEntry, recipe: Finetun
                                      store.read_rows(world_dir, "entities.jsonl"))
     world_fp = store.read_manifest(world_dir)["fingerprint"]
     measure = format_measure(world_dir, entry.scale, stopping.prompts) if stopping else None
-    manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=_Bar(entry.name, progress),
+    steps = Steps(entry.name) if progress else None
+    manifest = finetune(base_dir, data, recipe, out, judge_scores=scores, progress=steps,
                         owned=True,
                         extra_manifest={"name": entry.name, "recipe_hash": recipe_hash, "seed": recipe.seed,
                                         "replicate": {"group": entry.replicate_of, "seed": entry.seed},
