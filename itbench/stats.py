@@ -151,6 +151,47 @@ def seed_interval(estimates: Sequence[float], item_ses: Sequence[float], confide
     return SeedEstimate(estimate, max(low, estimate - q * se), min(high, estimate + q * se), seeds, se, df)
 
 
+def nested_interval(estimates: Sequence[Sequence[float]], item_ses: Sequence[Sequence[float]],
+                    confidence: float = 0.95, low: float = -math.inf, high: float = math.inf,
+                    minus: Sequence[Sequence[float]] = (), minus_ses: Sequence[Sequence[float]] = ()) -> SeedEstimate:
+    """A metric over bases, each with its training seeds (`estimates[b][s]`), with an interval that
+    covers items, training seeds and the base itself: a two-stage (nested) estimate. Each base's
+    seed mean is one observation; the base means' sample variance over the base count carries both
+    base-to-base and seed-to-seed noise (a balanced nested design); item noise, shared by every
+    checkpoint that answers the same items, is added whole, as in `seed_interval`. The t quantile
+    takes bases - 1 degrees of freedom (conservative: Welch-Satterthwaite's, from a variance
+    estimated on 2 degrees of freedom, covered 93% in the synthetic test at 95%). With `minus`
+    (another recipe's seeds on the same bases) it is the difference, paired by base: what a base
+    does to both recipes cancels. Fewer than two bases: the interval is NaN (one base says nothing
+    about the next machine)."""
+    def means(rows):
+        return np.asarray([np.mean(np.asarray(r, float)) for r in rows], float)
+
+    def item_var(rows):
+        return float(np.mean([np.mean(np.where(np.isnan(s), 0.0, np.asarray(s, float)) ** 2) for s in rows]))
+
+    if len(estimates) != len(item_ses) or any(len(e) != len(s) or not len(e) for e, s in zip(estimates, item_ses)):
+        raise ValueError("nested_interval: every base needs as many standard errors as seed estimates, and one seed")
+    per_base = means(estimates)
+    ivar = item_var(item_ses)
+    if len(minus):
+        if len(minus) != len(estimates):
+            raise ValueError(f"nested_interval: {len(estimates)} bases on one side, {len(minus)} on the other")
+        per_base = per_base - means(minus)
+        ivar += item_var(minus_ses)
+    bases = per_base.size
+    seeds = min(len(r) for r in [*estimates, *minus])
+    estimate = float(per_base.mean())
+    if bases < 2 or math.isnan(estimate):
+        return SeedEstimate(estimate, NAN, NAN, seeds, NAN, NAN)
+    base_var = float(per_base.var(ddof=1)) / bases
+    var = ivar + base_var
+    df = bases - 1  # not Welch-Satterthwaite: with 3 bases its df, from a 2-df variance, undercover (0.93)
+    se = math.sqrt(var)
+    q = float(_sp.t.ppf(0.5 + confidence / 2, df))
+    return SeedEstimate(estimate, max(low, estimate - q * se), min(high, estimate + q * se), seeds, se, df)
+
+
 def verdict(low: float, high: float) -> str:
     """What an interval of a difference (expected positive) supports."""
     if math.isnan(low) or math.isnan(high):
