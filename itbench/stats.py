@@ -170,7 +170,8 @@ def nested_interval(estimates: Sequence[Sequence[float]], item_ses: Sequence[Seq
     def item_var(rows):
         return float(np.mean([np.mean(np.where(np.isnan(s), 0.0, np.asarray(s, float)) ** 2) for s in rows]))
 
-    if len(estimates) != len(item_ses) or any(len(e) != len(s) or not len(e) for e, s in zip(estimates, item_ses)):
+    if len(estimates) != len(item_ses) or any(len(e) != len(s) or not len(e)
+                                              for e, s in zip(estimates, item_ses, strict=True)):
         raise ValueError("nested_interval: every base needs as many standard errors as seed estimates, and one seed")
     per_base = means(estimates)
     ivar = item_var(item_ses)
