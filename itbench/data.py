@@ -190,10 +190,12 @@ def load_it_set(source: str | os.PathLike, instruction_field: str = "instruction
     rows = load_rows(src, split=split)
     if not rows:
         raise ItbenchError(f"instruction-tuning set {src} has no rows")
+    fmt = it_format(rows)
+    # itbench's own rows (instruction, response, nothing to append) are used as they are
     first = rows[0] if isinstance(rows[0], dict) else {}
-    if (instruction_field, response_field) == ("instruction", "response") and it_format(rows) and not (
-            isinstance(first.get("instruction"), str) and isinstance(first.get("response"), str)
-            and "context" not in first and "input" not in first):
+    plain = (isinstance(first.get("instruction"), str) and isinstance(first.get("response"), str)
+             and not {"input", "context"} & set(first))
+    if (instruction_field, response_field) == ("instruction", "response") and fmt and not plain:
         rows, line = as_it_rows(rows, src)
         if log:
             log(line)

@@ -60,6 +60,18 @@ def mean_se(xs: list[float]) -> tuple[float, float]:
     return m, math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1) / len(xs))
 
 
+def borrowed_pairs(tuned: list[float], base: list[float]) -> tuple[dict, list[dict]]:
+    """good_metrics() with the borrowed task's borrowed and hallucination rates taken from per-document
+    values of both models (the same values for both rates), and those documents as samples rows."""
+    rows = [{"borrowed_rate_tuned": t, "borrowed_rate_base": b, "hallucination_rate_tuned": t,
+             "hallucination_rate_base": b} for t, b in zip(tuned, base, strict=True)]
+    m = good_metrics()
+    for key, xs in (("borrowed_rate_tuned", tuned), ("borrowed_rate_base", base), ("hallucination_rate_tuned", tuned),
+                    ("hallucination_rate_base", base)):
+        m[B][key] = mean_se(xs)
+    return m, rows
+
+
 def good_metrics() -> dict:
     """A candidate that passes the default policy."""
     return {K: {"retention": (0.97, 0.01), "forgetting": (0.03, 0.01), "acc_tuned": (0.7, 0.02),

@@ -9,7 +9,7 @@ import pytest
 from itbench import cli, gate
 from itbench.models import checkpoint
 from itbench.stats import Z95
-from tests.fake_results import B, K, P, T, good_metrics, mean_se, write_run
+from tests.fake_results import B, K, P, T, borrowed_pairs, good_metrics, mean_se, write_run
 
 BASE = "my-org/base-model"  # a hub name: its identity is a hash of the name
 
@@ -50,12 +50,7 @@ def test_change_uses_the_paired_samples(tmp_path):
     # the change (+0.05) is what the gate judges, and it exceeds at_most 0.02.
     base = [1.0] * 3 + [0.0] * 57
     tuned = [1.0] * 6 + [0.0] * 54
-    rows = [{"borrowed_rate_tuned": t, "borrowed_rate_base": b, "hallucination_rate_tuned": t,
-             "hallucination_rate_base": b} for t, b in zip(tuned, base, strict=True)]
-    m = good_metrics()
-    for key, xs in (("borrowed_rate_tuned", tuned), ("borrowed_rate_base", base), ("hallucination_rate_tuned", tuned),
-                    ("hallucination_rate_base", base)):
-        m[B][key] = mean_se(xs)
+    m, rows = borrowed_pairs(tuned, base)
     code, md, _ = _gate(tmp_path, results=[_run(tmp_path, metrics=m, samples={B: rows})])
     d = [t - b for t, b in zip(tuned, base, strict=True)]
     mean, se = mean_se(d)

@@ -258,16 +258,10 @@ def _gate(tmp_path, results, policy, capsys):
 def valid_run(tmp_path_factory):
     """A results file (with samples) that passes the default policy, and that verdict."""
     from itbench.models import checkpoint
-    from tests.fake_results import B, good_metrics, mean_se, write_run
+    from tests.fake_results import B, borrowed_pairs, write_run
     from tests.test_gate import BASE
 
-    base, tuned = [1.0] * 3 + [0.0] * 297, [1.0] * 3 + [0.0] * 297
-    rows = [{"borrowed_rate_tuned": t, "borrowed_rate_base": b, "hallucination_rate_tuned": t,
-             "hallucination_rate_base": b} for t, b in zip(tuned, base, strict=True)]
-    m = good_metrics()
-    for key, xs in (("borrowed_rate_tuned", tuned), ("borrowed_rate_base", base), ("hallucination_rate_tuned", tuned),
-                    ("hallucination_rate_base", base)):
-        m[B][key] = mean_se(xs)
+    m, rows = borrowed_pairs([1.0] * 3 + [0.0] * 297, [1.0] * 3 + [0.0] * 297)
     folder = tmp_path_factory.mktemp("valid")
     path = write_run(folder / "cand", base_id=checkpoint.identity(BASE), metrics=m, samples={B: rows})
     return path

@@ -183,24 +183,21 @@ def _nearest(word: str, names) -> str:
     return f"; nearest: {', '.join(near)}" if near else ""
 
 
-def shipped_tasks() -> list[str]:
-    """The task names of the YAML files itbench ships (itbench/tasks/*/itbench_*.yaml)."""
-    return sorted(p.stem for p in paths.tasks().glob("*/itbench_*.yaml"))
-
-
 def against_table(check: Check) -> str | None:
     """What is wrong with a check against the metric table (itbench.metrics.table), or None: a task
     of no itbench family, a metric its family does not declare (for `of = "change"`, one without a
     tuned and a base side), a bound on the side that lets a worse model pass, or a bound outside
     the metric's range (a check that can never pass, or never fail)."""
+    from itbench.evaluate import task_versions
+    from itbench.leaderboard import paired_names
     from itbench.metrics.table import FAMILIES, METRICS, family_of
 
     family = family_of(check.task)
     if family is None:
         return (f"task {check.task!r} belongs to no itbench task family (itbench_<family>_<name>, family one of "
-                f"{', '.join(FAMILIES)}){_nearest(check.task, shipped_tasks())}")
+                f"{', '.join(FAMILIES)}){_nearest(check.task, task_versions())}")
     declared = {m.name for m in FAMILIES[family].metrics}
-    sides = {n.removesuffix("_tuned") for n in declared if n.endswith("_tuned") and n[:-6] + "_base" in declared}
+    sides = set(paired_names(list(declared)))
     if check.of == "change":
         if check.metric not in sides:
             return (f"metric {check.metric!r} of {check.task} has no tuned and base side to take a change of "
